@@ -1,0 +1,233 @@
+// Command glimpse is an OpenStack image service compatible with Glance.
+//
+//	glimpse serve [--config FILE] [--data-dir DIR] [--listen HOST:PORT] [--insecure]
+//	glimpse db sync|version [--config FILE] [--data-dir DIR]
+//	glimpse version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"glimpse/internal/catalog/sqlcat"
+	"glimpse/internal/config"
+	"glimpse/internal/server"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "0.1.0-dev"
+
+// Exit codes: 1 for a failure while running, 2 for a bad command line or
+// configuration.
+const (
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `usage:
+  glimpse serve [--config FILE] [--data-dir DIR] [--listen HOST:PORT] [--insecure]
+  glimpse db sync [--config FILE] [--data-dir DIR]
+  glimpse db version [--config FILE] [--data-dir DIR]
+  glimpse version
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stderr)
+	case "db":
+		if len(args) < 2 || (args[1] != "sync" && args[1] != "version") {
+			fmt.Fprint(stderr, usage)
+			return exitUsage
+		}
+		return db(args[1], args[2:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintf(stdout, "glimpse %s (Images API v2, Glance schema %s)\n", version, sqlcat.HeadRevision)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "glimpse: unknown command %q\n%s", args[0], usage)
+	return exitUsage
+}
+
+// options are the flags every command that reads the configuration takes.
+type options struct {
+	configFile string
+	dataDir    string
+	listen     string
+	insecure   bool
+}
+
+func parseFlags(name string, args []string, withListen bool, stderr io.Writer) (*options, bool) {
+	o := &options{}
+	fs := flag.NewFlagSet("glimpse "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.configFile, "config", "", "glance-api.conf-style configuration file")
+	fs.StringVar(&o.dataDir, "data-dir", "", "directory for the catalog and image data (default ./glimpse-data)")
+	if withListen {
+		fs.StringVar(&o.listen, "listen", "", "address to listen on, HOST:PORT (default 127.0.0.1:9292)")
+		fs.BoolVar(&o.insecure, "insecure", false, "allow a non-loopback address without authentication")
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "glimpse %s: unexpected argument %q\n", name, fs.Arg(0))
+		return nil, false
+	}
+	return o, true
+}
+
+// loadConfig reads the configuration with flags taking precedence, printing
+// every problem on its own line and every warning once.
+func loadConfig(o *options, stderr io.Writer) (*config.Config, bool) {
+	var flagProblems []string
+	apply := func(c *config.Config) {
+		if o.dataDir != "" {
+			c.Glimpse.DataDir = o.dataDir
+		}
+		if o.insecure {
+			c.Glimpse.Insecure = true
+		}
+		if o.listen != "" {
+			host, port, err := net.SplitHostPort(o.listen)
+			n, perr := strconv.Atoi(port)
+			if err != nil || perr != nil || n < 0 || n > 65535 {
+				flagProblems = append(flagProblems, fmt.Sprintf("--listen %q: want HOST:PORT", o.listen))
+				return
+			}
+			c.Default.BindHost, c.Default.BindPort = host, n
+		}
+	}
+	cfg, warnings, err := config.Load(o.configFile, os.Environ(), apply)
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "glimpse: warning: %s\n", w)
+	}
+	var probs config.Problems
+	if err != nil && !errors.As(err, &probs) {
+		probs = config.Problems{err.Error()}
+	}
+	probs = append(flagProblems, probs...)
+	if len(probs) > 0 {
+		for _, p := range probs {
+			fmt.Fprintf(stderr, "glimpse: config error: %s\n", p)
+		}
+		return nil, false
+	}
+	return cfg, true
+}
+
+func newLogger(w io.Writer, debug bool) *slog.Logger {
+	level := slog.LevelInfo
+	if debug {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+func serve(args []string, stderr io.Writer) int {
+	o, ok := parseFlags("serve", args, true, stderr)
+	if !ok {
+		return exitUsage
+	}
+	cfg, ok := loadConfig(o, stderr)
+	if !ok {
+		return exitUsage
+	}
+	log := newLogger(stderr, cfg.Default.Debug)
+	slog.SetDefault(log)
+	a, err := server.Authenticator(cfg)
+	if err == nil {
+		err = server.CheckListen(cfg.Listen(), a, cfg.Glimpse.Insecure)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "glimpse: config error: %v\n", err)
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, err := server.New(ctx, cfg, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "glimpse: %v\n", err)
+		if errors.Is(err, sqlcat.ErrNewerSchema) || errors.Is(err, sqlcat.ErrOldSchema) {
+			return exitUsage
+		}
+		return exitFailure
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", cfg.Listen())
+	if err != nil {
+		fmt.Fprintf(stderr, "glimpse: %v\n", err)
+		return exitFailure
+	}
+	log.Info("glimpse serving", "version", version, "listen", ln.Addr().String(), "data_dir", cfg.DataDir())
+	if err := srv.Serve(ctx, ln); err != nil {
+		fmt.Fprintf(stderr, "glimpse: %v\n", err)
+		return exitFailure
+	}
+	log.Info("glimpse stopped")
+	return 0
+}
+
+func db(cmd string, args []string, stdout, stderr io.Writer) int {
+	o, ok := parseFlags("db "+cmd, args, false, stderr)
+	if !ok {
+		return exitUsage
+	}
+	cfg, ok := loadConfig(o, stderr)
+	if !ok {
+		return exitUsage
+	}
+	ctx := context.Background()
+	d, err := server.OpenCatalog(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "glimpse: %v\n", err)
+		return exitUsage
+	}
+	defer d.Close()
+	if cmd == "version" {
+		v, err := d.Version(ctx)
+		if err != nil {
+			fmt.Fprintf(stderr, "glimpse: %v\n", err)
+			return exitFailure
+		}
+		if v == "" {
+			v = "(empty database)"
+		}
+		fmt.Fprintln(stdout, v)
+		return 0
+	}
+	from, to, err := d.Sync(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "glimpse: %v\n", err)
+		return exitFailure
+	}
+	switch {
+	case from == to:
+		fmt.Fprintf(stdout, "schema already at %s\n", to)
+	case from == "":
+		fmt.Fprintf(stdout, "created schema at %s\n", to)
+	default:
+		fmt.Fprintf(stdout, "upgraded schema from %s to %s\n", from, to)
+	}
+	return 0
+}

@@ -1,0 +1,156 @@
+package v2
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+
+	"glimpse/internal/api/wirejson"
+	"glimpse/internal/image"
+)
+
+func (a *API) createImage(w http.ResponseWriter, r *http.Request) error {
+	body, err := readObject(r.Body)
+	if err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(body))
+	for k := range body {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		switch {
+		case readOnlyAttrs[k]:
+			return readOnlyErr(k)
+		case reservedAttr(k), k == "locations":
+			return reservedErr(k)
+		}
+	}
+	in := &image.Image{Properties: map[string]*string{}}
+	attemptedTags := 0
+	for _, k := range keys {
+		v := body[k]
+		if !baseAttrs[k] && len([]rune(k)) > image.MaxFieldLength {
+			return image.E("v2.create", image.Invalid, "Custom property should not be greater than 255 characters.")
+		}
+		if err := a.schema.checkValue(k, v); err != nil {
+			return err
+		}
+		if k == "tags" {
+			attemptedTags = len(v.([]any))
+		}
+		setAttr(in, k, v)
+	}
+	img, err := a.ops.Create(r.Context(), caller(r), in, attemptedTags)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", a.baseURL(r)+"/v2/images/"+img.ID)
+	if len(a.cfg.ImportMethods) > 0 {
+		w.Header().Set("OpenStack-image-import-methods", strings.Join(a.cfg.ImportMethods, ","))
+	}
+	writeJSON(w, http.StatusCreated, imageJSON(img))
+	return nil
+}
+
+func (a *API) showImage(w http.ResponseWriter, r *http.Request) error {
+	img, err := a.ops.Get(r.Context(), caller(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, imageJSON(img))
+	return nil
+}
+
+func (a *API) listImages(w http.ResponseWriter, r *http.Request) error {
+	lq, err := a.parseListQuery(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	imgs, err := a.ops.List(r.Context(), caller(r), lq)
+	if err != nil {
+		return err
+	}
+	items := make([][]byte, len(imgs))
+	lastID := ""
+	for i, img := range imgs {
+		items[i] = imageJSON(img)
+		lastID = img.ID
+	}
+	first, next := pageLinks(r.URL.RawQuery, lastID, len(imgs) > 0 && len(imgs) == lq.Limit)
+	o := wirejson.NewObject().RawBytes("images", wirejson.Array(items)).
+		String("first", first).String("schema", "/v2/schemas/images")
+	if next != "" {
+		o.String("next", next)
+	}
+	writeJSON(w, http.StatusOK, o.Bytes())
+	return nil
+}
+
+func (a *API) deleteImage(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	err := a.ops.Delete(r.Context(), caller(r), id)
+	if image.Is(image.NotFound, err) {
+		return image.E("v2.delete", image.NotFound, "Failed to find image %s to delete", id)
+	}
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) deactivate(w http.ResponseWriter, r *http.Request) error {
+	if err := a.ops.Deactivate(r.Context(), caller(r), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) reactivate(w http.ResponseWriter, r *http.Request) error {
+	if err := a.ops.Reactivate(r.Context(), caller(r), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// tagImageErr rewords a missing image as Glance's tag routes do.
+func tagImageErr(id string, err error) error {
+	if image.Is(image.NotFound, err) && strings.HasPrefix(image.Message(err), "No image found") {
+		return image.E("v2.tags", image.NotFound, "Image %s not found.", id)
+	}
+	return err
+}
+
+func (a *API) addTag(w http.ResponseWriter, r *http.Request) error {
+	id, tag := r.PathValue("id"), r.PathValue("tag")
+	if strings.Contains(tag, "/") {
+		return image.E("v2.tags", image.NotFound, "")
+	}
+	if err := a.schema.checkValue("tags", []any{tag}); err != nil {
+		return err
+	}
+	if err := a.ops.AddTag(r.Context(), caller(r), id, tag); err != nil {
+		return tagImageErr(id, err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) deleteTag(w http.ResponseWriter, r *http.Request) error {
+	id, tag := r.PathValue("id"), r.PathValue("tag")
+	err := a.ops.DeleteTag(r.Context(), caller(r), id, tag)
+	if err != nil {
+		err = tagImageErr(id, err)
+		if image.Is(image.NotFound, err) && !strings.HasPrefix(image.Message(err), "Image ") {
+			// Glance answers an absent tag with the generic 404 text.
+			return image.E("v2.tags", image.NotFound, "")
+		}
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,222 @@
+package v2
+
+import (
+	"mime"
+	"net/http"
+	"strings"
+
+	"glimpse/internal/api/httperr"
+	"glimpse/internal/image"
+)
+
+const (
+	patchV21 = "application/openstack-images-v2.1-json-patch"
+	patchV20 = "application/openstack-images-v2.0-json-patch"
+)
+
+// change is one parsed PATCH operation.
+type change struct {
+	op    string // add, remove, replace
+	key   string // decoded top-level attribute name
+	path  string // as sent, for messages
+	value any
+	hasV  bool
+}
+
+func patchErr(format string, args ...any) error {
+	return image.E("v2.patch", image.Invalid, format, args...)
+}
+
+// parseChanges reads the body in either Glance patch dialect and checks
+// each operation's syntax, path and value before anything is applied.
+func (a *API) parseChanges(mediaType string, body any) ([]change, error) {
+	list, ok := body.([]any)
+	if !ok {
+		if _, isObj := body.(map[string]any); isObj {
+			return nil, patchErr("Request body must be a JSON array of operation objects.")
+		}
+		return nil, patchErr("Unexpected body type. Expected list/dict.")
+	}
+	var out []change
+	for _, item := range list {
+		raw, ok := item.(map[string]any)
+		if !ok {
+			return nil, patchErr("Operations must be JSON objects.")
+		}
+		var c change
+		if mediaType == patchV20 {
+			n := 0
+			for _, op := range []string{"add", "remove", "replace"} {
+				if p, ok := raw[op]; ok {
+					n++
+					c.op = op
+					c.path, _ = p.(string)
+				}
+			}
+			if n != 1 {
+				return nil, patchErr(`Operation objects must contain exactly one member named "add", "remove", or "replace".`)
+			}
+		} else {
+			op, ok := raw["op"]
+			if !ok {
+				return nil, patchErr("Unable to find `op` in JSON Schema change. It must be one of the following: add, remove, replace.")
+			}
+			c.op, _ = op.(string)
+			if c.op != "add" && c.op != "remove" && c.op != "replace" {
+				return nil, patchErr("Invalid operation: `%s`. It must be one of the following: add, remove, replace.", pyStr(op))
+			}
+			p, ok := raw["path"]
+			if !ok {
+				return nil, patchErr("Unable to find 'path' in JSON Schema change")
+			}
+			c.path, _ = p.(string)
+		}
+		if c.op != "remove" {
+			c.value, c.hasV = raw["value"]
+			if !c.hasV {
+				return nil, patchErr(`Operation "%s" requires a member named "value".`, c.op)
+			}
+		}
+		key, err := decodePointer(c.path, c.op)
+		if err != nil {
+			return nil, err
+		}
+		c.key = key
+		switch {
+		case readOnlyAttrs[key], key == "id":
+			return nil, readOnlyErr(key)
+		case reservedAttr(key):
+			return nil, image.E("v2.patch", image.Forbidden, "Attribute '%s' is reserved.", key)
+		case key == "locations":
+			return nil, a.locationsChange(c)
+		}
+		if c.op != "remove" {
+			if !baseAttrs[key] && len([]rune(key)) > image.MaxFieldLength {
+				return nil, patchErr("Custom property should not be greater than 255 characters.")
+			}
+			if err := a.schema.checkValue(key, c.value); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// locationsChange refuses location edits: locations are not shown at this
+// site (show_multiple_locations is off), as Glance refuses them then.
+func (a *API) locationsChange(c change) error {
+	if c.op == "replace" {
+		if l, ok := c.value.([]any); ok && len(l) == 0 {
+			return image.D("v2.patch", image.Forbidden, "Cannot set locations to empty list.")
+		}
+	}
+	return image.E("v2.patch", image.Forbidden, "It's not allowed to %s locations if locations are invisible.", map[string]string{"add": "add", "replace": "update", "remove": "remove"}[c.op])
+}
+
+func pyStr(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return pyRepr(v)
+}
+
+// decodePointer checks a JSON pointer and returns the one attribute it
+// names; Glance's image resource is one level deep.
+func decodePointer(p, op string) (string, error) {
+	if !strings.HasPrefix(p, "/") {
+		return "", patchErr("Pointer `%s` does not start with \"/\".", p)
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] == '~' && (i+1 >= len(p) || (p[i+1] != '0' && p[i+1] != '1')) {
+			return "", patchErr("Pointer `%s` contains \"~\" not part of a recognized escape sequence.", p)
+		}
+	}
+	segs := strings.Split(p[1:], "/")
+	for i, s := range segs {
+		if i > 0 && strings.TrimSpace(s) == "" {
+			return "", patchErr("Invalid JSON pointer for this resource: '%s'", p)
+		}
+		segs[i] = strings.TrimSpace(s)
+	}
+	if len(segs) > 1 {
+		if segs[0] == "locations" && len(segs) == 2 && op != "replace" {
+			return "locations", nil
+		}
+		return "", patchErr("Invalid JSON pointer for this resource: '%s'", p)
+	}
+	return strings.NewReplacer("~1", "/", "~0", "~").Replace(segs[0]), nil
+}
+
+func (a *API) updateImage(w http.ResponseWriter, r *http.Request) error {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != patchV21 && mt != patchV20 {
+		w.Header().Set("Accept-Patch", patchV20+", "+patchV21)
+		if mt == "" {
+			mt = "text/plain"
+		}
+		httperr.UnsupportedMediaType(w, r, mt)
+		return nil
+	}
+	body, err := readJSON(r.Body)
+	if err != nil {
+		return err
+	}
+	changes, err := a.parseChanges(mt, body)
+	if err != nil {
+		return err
+	}
+	attemptedTags := -1
+	for _, c := range changes {
+		if c.key == "tags" && c.op != "remove" {
+			attemptedTags = len(c.value.([]any))
+		}
+	}
+	img, err := a.ops.Update(r.Context(), caller(r), r.PathValue("id"), func(img *image.Image) error {
+		for _, c := range changes {
+			if err := applyChange(img, c, mt); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, attemptedTags)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, imageJSON(img))
+	return nil
+}
+
+// applyChange applies one validated operation to img.
+func applyChange(img *image.Image, c change, mediaType string) error {
+	const op = "v2.patch"
+	if baseAttrs[c.key] {
+		if c.op == "remove" {
+			return image.D(op, image.Forbidden, "Property %s may not be removed.", c.key)
+		}
+		if (c.key == "disk_format" || c.key == "container_format") && img.Status != image.Queued {
+			return image.E(op, image.Forbidden, "Attribute %s can be only replaced for a queued image.", c.key)
+		}
+		setAttr(img, c.key, c.value)
+		return nil
+	}
+	_, exists := img.Properties[c.key]
+	switch c.op {
+	case "add":
+		if exists && mediaType == patchV20 {
+			return image.D(op, image.Conflict, "Property %s already present.", c.key)
+		}
+	case "replace":
+		if !exists {
+			return image.D(op, image.Conflict, "Property %s does not exist.", c.key)
+		}
+	case "remove":
+		if !exists {
+			return image.D(op, image.Conflict, "Property %s does not exist.", c.key)
+		}
+		delete(img.Properties, c.key)
+		return nil
+	}
+	setAttr(img, c.key, c.value)
+	return nil
+}

@@ -1,0 +1,62 @@
+package v2
+
+import (
+	"maps"
+	"slices"
+	"time"
+
+	"glimpse/internal/api/wirejson"
+	"glimpse/internal/image"
+)
+
+// hiddenProperties are stored but never shown.
+var hiddenProperties = map[string]bool{"os_glance_stage_host": true, "os_glance_hash_op_host": true}
+
+// timestamp renders times as Glance does: UTC, second precision, Z.
+func timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+
+// imageJSON renders an image with Glance's key order: extra properties
+// first, then the base attributes.
+func imageJSON(img *image.Image) []byte {
+	o := wirejson.NewObject()
+	for _, k := range slices.Sorted(maps.Keys(img.Properties)) {
+		if hiddenProperties[k] {
+			continue
+		}
+		o.StringPtr(k, img.Properties[k])
+	}
+	o.StringPtr("name", img.Name).
+		StringPtr("disk_format", img.DiskFormat).
+		StringPtr("container_format", img.ContainerFormat).
+		String("visibility", string(img.Visibility)).
+		IntPtr("size", img.Size).
+		IntPtr("virtual_size", img.VirtualSize).
+		String("status", string(img.Status)).
+		StringPtr("checksum", img.Checksum).
+		Bool("protected", img.Protected).
+		Int("min_ram", int64(img.MinRAM)).
+		Int("min_disk", int64(img.MinDisk)).
+		StringPtr("owner", img.Owner).
+		Bool("os_hidden", img.OSHidden).
+		StringPtr("os_hash_algo", img.OSHashAlgo).
+		StringPtr("os_hash_value", img.OSHashValue).
+		String("id", img.ID).
+		String("created_at", timestamp(img.CreatedAt)).
+		String("updated_at", timestamp(img.UpdatedAt)).
+		Strings("tags", img.Tags).
+		String("self", "/v2/images/"+img.ID).
+		String("file", "/v2/images/"+img.ID+"/file").
+		String("schema", "/v2/schemas/image")
+	return o.Bytes()
+}
+
+func memberJSON(m *image.Member) []byte {
+	return wirejson.NewObject().
+		String("member_id", m.MemberID).
+		String("image_id", m.ImageID).
+		String("status", m.Status).
+		String("created_at", timestamp(m.CreatedAt)).
+		String("updated_at", timestamp(m.UpdatedAt)).
+		String("schema", "/v2/schemas/member").
+		Bytes()
+}

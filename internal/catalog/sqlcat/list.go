@@ -1,0 +1,269 @@
+package sqlcat
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"glimpse/internal/catalog"
+	"glimpse/internal/image"
+)
+
+// query accumulates a WHERE clause and its arguments.
+type query struct {
+	where []string
+	args  []any
+}
+
+func (q *query) add(cond string, args ...any) {
+	q.where = append(q.where, cond)
+	q.args = append(q.args, args...)
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+var inColumns = map[string]bool{"name": true, "status": true, "id": true, "owner": true, "container_format": true, "disk_format": true}
+
+// equalColumns are the other image columns a list may match exactly.
+var equalColumns = map[string]bool{"checksum": true, "min_ram": true, "min_disk": true, "size": true, "virtual_size": true, "os_hash_algo": true, "os_hash_value": true}
+
+var timeOps = map[string]string{"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "=", "neq": "!="}
+
+// notNullKeys are sort keys whose column cannot be NULL.
+var notNullKeys = map[string]bool{"id": true, "status": true, "created_at": true}
+
+// visibleTo is the condition under which an image may be shown to a
+// caller at all (Glance's is_image_visible): admins see everything, others
+// their own, public and community images, and shared images they are a
+// member of in any status.
+func visibleTo(s catalog.Scope) (string, []any) {
+	if s.Admin {
+		return "1=1", nil
+	}
+	if s.Project == "" {
+		return "(images.owner IS NULL OR images.visibility IN ('public','community'))", nil
+	}
+	return `(images.owner IS NULL OR images.visibility IN ('public','community') OR images.owner = ? OR
+ (images.visibility = 'shared' AND EXISTS (SELECT 1 FROM image_members m
+  WHERE m.image_id = images.id AND m.member = ? AND m.deleted = 0)))`, []any{s.Project, s.Project}
+}
+
+// ListImages builds and runs one SELECT for the page.
+func (db *DB) ListImages(ctx context.Context, lq *catalog.ListQuery) ([]*image.Image, error) {
+	q := &query{}
+	// Glance never lists killed images.
+	q.add("images.deleted = 0 AND images.status != 'killed'")
+	scope(q, lq)
+	for _, col := range slices.Sorted(maps.Keys(lq.In)) {
+		if !inColumns[col] {
+			return nil, fmt.Errorf("list images: cannot filter on %q", col)
+		}
+		vals := lq.In[col]
+		args := make([]any, len(vals))
+		for i, v := range vals {
+			args[i] = v
+		}
+		q.add("images."+col+" IN ("+placeholders(len(vals))+")", args...)
+	}
+	for _, col := range slices.Sorted(maps.Keys(lq.Equal)) {
+		if !equalColumns[col] {
+			return nil, fmt.Errorf("list images: cannot filter on %q", col)
+		}
+		q.add("images."+col+" = ?", lq.Equal[col])
+	}
+	for _, t := range lq.Tags {
+		q.add(`EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = images.id AND t.value = ? AND t.deleted = 0)`, t)
+	}
+	for _, k := range slices.Sorted(maps.Keys(lq.Properties)) {
+		q.add(`EXISTS (SELECT 1 FROM image_properties p WHERE p.image_id = images.id AND p.name = ? AND p.value = ? AND p.deleted = 0)`, k, lq.Properties[k])
+	}
+	if lq.OSHidden != nil {
+		q.add("images.os_hidden = ?", *lq.OSHidden)
+	}
+	if lq.Protected != nil {
+		q.add("images.protected = ?", *lq.Protected)
+	}
+	for _, k := range slices.Sorted(maps.Keys(lq.Ranges)) {
+		col, op := strings.TrimSuffix(k, "_min"), ">="
+		if strings.HasSuffix(k, "_max") {
+			col, op = strings.TrimSuffix(k, "_max"), "<="
+		}
+		if !catalog.RangeColumns[col] {
+			return nil, fmt.Errorf("list images: cannot bound %q", k)
+		}
+		q.add("images."+col+" "+op+" ?", lq.Ranges[k])
+	}
+	for _, tf := range lq.Times {
+		op, ok := timeOps[tf.Op]
+		if !ok || (tf.Column != "created_at" && tf.Column != "updated_at") {
+			return nil, fmt.Errorf("list images: bad time filter %s %s", tf.Column, tf.Op)
+		}
+		q.add("images."+tf.Column+" "+op+" ?", fmtTime(tf.Value))
+	}
+	for _, k := range lq.Sort {
+		if !slices.Contains(catalog.SortKeys, k.Key) {
+			return nil, fmt.Errorf("list images: bad sort key %q", k.Key)
+		}
+	}
+	if lq.Marker != "" {
+		if err := db.after(ctx, q, lq); err != nil {
+			return nil, err
+		}
+	}
+	order := make([]string, len(lq.Sort))
+	for i, k := range lq.Sort {
+		order[i] = "images." + k.Key + map[bool]string{true: " DESC", false: " ASC"}[k.Desc]
+	}
+	stmt := "SELECT " + imageColumns + " FROM images WHERE " + strings.Join(q.where, " AND ")
+	if len(order) > 0 {
+		stmt += " ORDER BY " + strings.Join(order, ", ")
+	}
+	if lq.Limit > 0 {
+		stmt += fmt.Sprintf(" LIMIT %d", lq.Limit)
+	}
+	rows, err := db.sql.QueryContext(ctx, stmt, q.args...)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var out []*image.Image
+	for rows.Next() {
+		img, err := scanImage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, img)
+	}
+	return out, mapErr(rows.Err())
+}
+
+// scope restricts a list to what Glance shows the caller: by default
+// public images, the caller's own, and shared images whose membership is in
+// the requested status; others' community images only when asked for.
+func scope(q *query, lq *catalog.ListQuery) {
+	s := lq.Scope
+	switch lq.Visibility {
+	case "all":
+	case "":
+		if s.Project == "" {
+			q.add("images.visibility != 'community'")
+		} else {
+			q.add("(images.visibility != 'community' OR images.owner = ?)", s.Project)
+		}
+	default:
+		q.add("images.visibility = ?", lq.Visibility)
+	}
+	if s.Admin {
+		return
+	}
+	if s.Project == "" {
+		q.add("images.visibility IN ('public','community')")
+		return
+	}
+	member := `EXISTS (SELECT 1 FROM image_members m WHERE m.image_id = images.id AND m.member = ? AND m.deleted = 0`
+	args := []any{s.Project, s.Project}
+	if lq.MemberStatus != "all" {
+		ms := lq.MemberStatus
+		if ms == "" {
+			ms = image.MemberAccepted
+		}
+		member += " AND m.status = ?"
+		args = append(args, ms)
+	}
+	member += ")"
+	q.add(`(images.visibility IN ('public','community') OR images.owner = ? OR
+ (images.visibility = 'shared' AND `+member+`))`, args...)
+}
+
+// after adds the keyset condition "comes after the marker in this order".
+// NULL sorts as the smallest value, as SQLite orders it.
+func (db *DB) after(ctx context.Context, q *query, lq *catalog.ListQuery) error {
+	cols := make([]string, len(lq.Sort))
+	for i, k := range lq.Sort {
+		cols[i] = "images." + k.Key
+	}
+	vis, vargs := visibleTo(lq.Scope)
+	vals := make([]any, len(cols)+1)
+	ptrs := make([]any, len(vals))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	// Admins may page from a deleted image, as in Glance.
+	live := " AND images.deleted = 0"
+	if lq.Scope.Admin {
+		live = ""
+	}
+	err := db.sql.QueryRowContext(ctx, "SELECT "+strings.Join(cols, ", ")+", "+vis+
+		" FROM images WHERE images.id = ?"+live, append(vargs, lq.Marker)...).Scan(ptrs...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return catalog.ErrMarkerNotFound
+	}
+	if err != nil {
+		return mapErr(err)
+	}
+	if v, _ := vals[len(cols)].(int64); v == 0 {
+		return catalog.ErrMarkerForbidden
+	}
+	vals = vals[:len(cols)]
+	// Values read back as the driver returned them; times must compare
+	// as the text stored.
+	for i, v := range vals {
+		if t, ok := v.(time.Time); ok {
+			vals[i] = fmtTime(t)
+		}
+	}
+	sameDir, nonNull := true, true
+	for _, k := range lq.Sort {
+		sameDir = sameDir && k.Desc == lq.Sort[0].Desc
+		nonNull = nonNull && notNullKeys[k.Key]
+	}
+	if sameDir && nonNull {
+		// A row-value comparison lets SQLite walk the index from the
+		// marker instead of scanning.
+		op := ">"
+		if lq.Sort[0].Desc {
+			op = "<"
+		}
+		q.add("("+strings.Join(cols, ", ")+") "+op+" ("+placeholders(len(cols))+")", vals...)
+		return nil
+	}
+	var ors []string
+	var args []any
+	for i := range cols {
+		var and []string
+		for j := 0; j < i; j++ {
+			if vals[j] == nil {
+				and = append(and, cols[j]+" IS NULL")
+			} else {
+				and = append(and, cols[j]+" = ?")
+				args = append(args, vals[j])
+			}
+		}
+		switch {
+		case !lq.Sort[i].Desc && vals[i] == nil:
+			and = append(and, cols[i]+" IS NOT NULL")
+		case !lq.Sort[i].Desc:
+			and = append(and, cols[i]+" > ?")
+			args = append(args, vals[i])
+		case vals[i] == nil:
+			continue // nothing sorts below NULL
+		default:
+			and = append(and, "("+cols[i]+" < ? OR "+cols[i]+" IS NULL)")
+			args = append(args, vals[i])
+		}
+		ors = append(ors, "("+strings.Join(and, " AND ")+")")
+	}
+	if len(ors) == 0 {
+		q.add("1=0")
+		return nil
+	}
+	q.add("("+strings.Join(ors, " OR ")+")", args...)
+	return nil
+}

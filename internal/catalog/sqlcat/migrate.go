@@ -1,0 +1,149 @@
+package sqlcat
+
+import (
+	"context"
+	"database/sql"
+	_ "embed"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Glance records its schema version in alembic_version. glimpse writes the
+// same revisions so that glance-manage and glance-api accept a database
+// glimpse made, and the reverse.
+const (
+	// HeadRevision is the newest Glance schema revision glimpse knows.
+	HeadRevision = "2024_1_contract01"
+	// MinRevision is the oldest schema glimpse serves without an upgrade:
+	// tasks gained image_id, request_id and user_id in wallaby_expand01.
+	MinRevision = "wallaby_contract01"
+)
+
+// revisions is Glance's contract-branch history, oldest first. A database
+// may also be stamped with an expand revision; expandOf maps it to its slot.
+var revisions = []string{
+	"liberty", "mitaka01", "mitaka02", "ocata_contract01", "pike_contract01",
+	"queens_contract01", "rocky_contract01", "rocky_contract02",
+	"train_contract01", "ussuri_contract01", "wallaby_contract01",
+	"xena_contract01", "yoga_contract01", "zed_contract01",
+	"2023_1_contract01", "2024_1_contract01",
+}
+
+func revisionIndex(rev string) int {
+	rev = strings.Replace(rev, "_expand", "_contract", 1)
+	switch rev {
+	case "ocata01":
+		rev = "ocata_contract01"
+	case "pike01":
+		rev = "pike_contract01"
+	case "rocky_expand02":
+		rev = "rocky_contract02"
+	}
+	return slices.Index(revisions, rev)
+}
+
+//go:embed schema_sqlite.sql
+var schemaSQLite string
+
+//go:embed cache_tables_sqlite.sql
+var cacheTablesSQLite string
+
+// ErrNewerSchema means the database was migrated by a newer Glance or
+// glimpse than this binary; serving it could corrupt data.
+var ErrNewerSchema = errors.New("database schema is newer than this glimpse")
+
+// ErrOldSchema means the database needs `glimpse db sync` first.
+var ErrOldSchema = errors.New("database schema is too old")
+
+// Version returns the revision in alembic_version, "" for an empty database.
+func (db *DB) Version(ctx context.Context) (string, error) {
+	var n int
+	err := db.sql.QueryRowContext(ctx,
+		`SELECT count(*) FROM sqlite_master WHERE type='table' AND name='alembic_version'`).Scan(&n)
+	if err != nil {
+		return "", fmt.Errorf("read schema version: %w", err)
+	}
+	if n == 0 {
+		return "", nil
+	}
+	var v string
+	err = db.sql.QueryRowContext(ctx, `SELECT version_num FROM alembic_version`).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read schema version: %w", err)
+	}
+	return v, nil
+}
+
+// CheckVersion returns nil when this binary can serve the database as it is.
+func CheckVersion(rev string) error {
+	i := revisionIndex(rev)
+	switch {
+	case rev == "":
+		return fmt.Errorf("%w: the database is empty, run `glimpse db sync`", ErrOldSchema)
+	case i < 0:
+		return fmt.Errorf("%w: unknown revision %q (this glimpse knows up to %s)", ErrNewerSchema, rev, HeadRevision)
+	case i < revisionIndex(MinRevision):
+		return fmt.Errorf("%w: revision %s is older than %s; run `glimpse db sync`", ErrOldSchema, rev, MinRevision)
+	}
+	return nil
+}
+
+// Sync brings the schema to HeadRevision: it creates Glance's head schema in
+// an empty database and applies the later revisions to a served one. It
+// refuses schemas older than MinRevision (upgrade those with
+// glance-manage first) and newer than HeadRevision.
+func (db *DB) Sync(ctx context.Context) (from, to string, err error) {
+	from, err = db.Version(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	if from == HeadRevision {
+		return from, from, nil
+	}
+	if from != "" {
+		if err := CheckVersion(from); err != nil {
+			if errors.Is(err, ErrOldSchema) {
+				return from, from, fmt.Errorf("%w: revision %s predates %s; upgrade it with glance-manage db_sync first", ErrOldSchema, from, MinRevision)
+			}
+			return from, from, err
+		}
+	}
+	tx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return from, from, err
+	}
+	defer tx.Rollback()
+	var stmts []string
+	if from == "" {
+		var tables int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type='table'`).Scan(&tables); err != nil {
+			return from, from, err
+		}
+		if tables > 0 {
+			return from, from, errors.New("database has tables but no alembic_version: not a Glance database")
+		}
+		stmts = append(stmts, schemaSQLite, cacheTablesSQLite,
+			`INSERT INTO alembic_version (version_num) VALUES ('`+HeadRevision+`')`)
+	} else {
+		// Every revision after wallaby up to 2024_1_expand01 is empty;
+		// 2024_1_expand01 adds the cache tables.
+		if revisionIndex(from) < revisionIndex(HeadRevision) {
+			stmts = append(stmts, cacheTablesSQLite)
+		}
+		stmts = append(stmts, `UPDATE alembic_version SET version_num = '`+HeadRevision+`'`)
+	}
+	for _, s := range stmts {
+		if _, err := tx.ExecContext(ctx, s); err != nil {
+			return from, from, fmt.Errorf("migrate schema: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return from, from, err
+	}
+	return from, HeadRevision, nil
+}

@@ -1,0 +1,320 @@
+// Package imageops holds the image use cases every API shares (create,
+// show, list, update, delete, status changes, tags, members) with the
+// ownership and visibility rules Glance applies, so the v2, v1, registry
+// and compute APIs cannot drift apart.
+package imageops
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+
+	"glimpse/internal/auth"
+	"glimpse/internal/catalog"
+	"glimpse/internal/image"
+)
+
+// Limits are the per-image quotas; a negative value means unlimited.
+type Limits struct {
+	Properties int
+	Tags       int
+	Members    int
+}
+
+// Service runs the use cases over a catalog.
+type Service struct {
+	cat    catalog.Catalog
+	limits Limits
+	now    func() time.Time
+}
+
+// New returns a Service.
+func New(cat catalog.Catalog, limits Limits) *Service {
+	return &Service{cat: cat, limits: limits, now: func() time.Time { return time.Now().UTC() }}
+}
+
+// Catalog exposes the catalog for read paths that need nothing more.
+func (s *Service) Catalog() catalog.Catalog { return s.cat }
+
+// scopeOf is the list scope of a caller.
+func scopeOf(c *auth.Context) catalog.Scope {
+	return catalog.Scope{Admin: c.IsAdmin, Project: c.ProjectID}
+}
+
+// catalogErr maps catalog sentinels to domain errors with Glance's wording.
+func catalogErr(op, id string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, catalog.ErrNotFound):
+		return image.E(op, image.NotFound, "No image found with ID %s", id)
+	case errors.Is(err, catalog.ErrConflict):
+		return &image.Error{Op: op, Kind: image.Conflict, Msg: "Image " + id + " changed while the request ran; retry it.", Err: err}
+	case errors.Is(err, catalog.ErrUnavailable):
+		return &image.Error{Op: op, Kind: image.Unavailable, Err: err}
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return &image.Error{Op: op, Kind: image.Unavailable, Err: err}
+	}
+	return &image.Error{Op: op, Kind: image.Internal, Err: err}
+}
+
+// visible reports whether the caller may see img at all (Glance's
+// is_image_visible): admins everything, owners their own, everyone public
+// and community images, members the shared images they belong to.
+func (s *Service) visible(ctx context.Context, c *auth.Context, img *image.Image) (bool, error) {
+	if c.IsAdmin || img.Owner == nil {
+		// Glance shows owner-less images to everyone.
+		return true, nil
+	}
+	switch img.Visibility {
+	case image.Public, image.Community:
+		return true, nil
+	}
+	if c.ProjectID == "" {
+		return false, nil
+	}
+	if img.OwnerID() == c.ProjectID {
+		return true, nil
+	}
+	if img.Visibility != image.Shared {
+		return false, nil
+	}
+	_, err := s.cat.GetMember(ctx, img.ID, c.ProjectID)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// mutable reports whether the caller may change img: admins, and the owner
+// project (Glance's is_image_mutable).
+func mutable(c *auth.Context, img *image.Image) bool {
+	return c.IsAdmin || (c.ProjectID != "" && img.OwnerID() == c.ProjectID)
+}
+
+// Get returns an image the caller may see; others are NotFound, as Glance
+// hides their existence.
+func (s *Service) Get(ctx context.Context, c *auth.Context, id string) (*image.Image, error) {
+	const op = "imageops.Get"
+	img, err := s.cat.GetImage(ctx, id)
+	if err != nil {
+		return nil, catalogErr(op, id, err)
+	}
+	ok, err := s.visible(ctx, c, img)
+	if err != nil {
+		return nil, catalogErr(op, id, err)
+	}
+	if !ok {
+		return nil, image.E(op, image.NotFound, "No image found with ID %s", id)
+	}
+	return img, nil
+}
+
+// List returns one page; the query's scope is set from the caller.
+func (s *Service) List(ctx context.Context, c *auth.Context, q *catalog.ListQuery) ([]*image.Image, error) {
+	const op = "imageops.List"
+	q.Scope = scopeOf(c)
+	imgs, err := s.cat.ListImages(ctx, q)
+	if errors.Is(err, catalog.ErrMarkerNotFound) {
+		return nil, image.E(op, image.Invalid, "No image found with ID %s", q.Marker)
+	}
+	if errors.Is(err, catalog.ErrMarkerForbidden) {
+		return nil, image.E(op, image.Forbidden, "Forbidding request, image %s not visible", q.Marker)
+	}
+	if err != nil {
+		return nil, catalogErr(op, "", err)
+	}
+	return imgs, nil
+}
+
+// Create stores a new queued image. in carries the requested attributes;
+// unset ones get Glance's defaults. attemptedTags is the number of tags the
+// client sent, duplicates included, as Glance counts them against the quota.
+func (s *Service) Create(ctx context.Context, c *auth.Context, in *image.Image, attemptedTags int) (*image.Image, error) {
+	const op = "imageops.Create"
+	img := in.Clone()
+	if img.ID == "" {
+		img.ID = uuid.NewString()
+	}
+	if img.Owner == nil && c.ProjectID != "" {
+		p := c.ProjectID
+		img.Owner = &p
+	}
+	if !c.IsAdmin && img.OwnerID() != c.ProjectID {
+		return nil, image.E(op, image.Forbidden, "You are not permitted to create images owned by '%s'.", img.OwnerID())
+	}
+	if img.Visibility == "" {
+		img.Visibility = image.Shared
+	}
+	if err := s.checkVisibilityChange(op, c, img.Visibility); err != nil {
+		return nil, err
+	}
+	img.Status = image.Queued
+	now := s.now()
+	img.CreatedAt, img.UpdatedAt = now, now
+	if img.Properties == nil {
+		img.Properties = map[string]*string{}
+	}
+	if img.Tags == nil {
+		img.Tags = []string{}
+	}
+	if err := s.checkQuotas(op, img, max(attemptedTags, len(img.Tags))); err != nil {
+		return nil, err
+	}
+	err := s.cat.CreateImage(ctx, img)
+	if errors.Is(err, catalog.ErrDuplicate) {
+		return nil, image.E(op, image.Conflict, "Image ID %s already exists!", img.ID)
+	}
+	if err != nil {
+		return nil, catalogErr(op, img.ID, err)
+	}
+	return img, nil
+}
+
+// checkVisibilityChange applies publicize_image, which Glance checks
+// against the admin role itself: even the unauthenticated admin context,
+// which has no roles, may not make an image public.
+func (s *Service) checkVisibilityChange(op string, c *auth.Context, v image.Visibility) error {
+	if v == image.Public && !c.HasRole("admin") {
+		return image.E(op, image.Forbidden, "You are not authorized to complete publicize_image action.")
+	}
+	return nil
+}
+
+// checkQuotas enforces the property and tag quotas; attemptedTags is the
+// number of tags the client sent (Glance counts duplicates too).
+func (s *Service) checkQuotas(op string, img *image.Image, attemptedTags int) error {
+	if q := s.limits.Properties; q >= 0 && len(img.Properties) > q {
+		return image.E(op, image.TooLarge, "The limit has been exceeded on the number of allowed image properties. Attempted: %d, Maximum: %d", len(img.Properties), q)
+	}
+	if q := s.limits.Tags; q >= 0 && attemptedTags > q {
+		return image.E(op, image.TooLarge, "The limit has been exceeded on the number of allowed image tags. Attempted: %d, Maximum: %d", attemptedTags, q)
+	}
+	return nil
+}
+
+// Change is an edit of an image, applied to a copy; it returns an error
+// to refuse the edit.
+type Change func(img *image.Image) error
+
+// Update applies change to the image and stores the result in one
+// transaction guarded by the status it was loaded in. attemptedTags is
+// the tag count the client asked for (-1 when the change does not set tags).
+func (s *Service) Update(ctx context.Context, c *auth.Context, id string, change Change, attemptedTags int) (*image.Image, error) {
+	return s.update(ctx, c, id, change, attemptedTags, "You do not own this image")
+}
+
+// update is Update with the refusal Glance words per route for callers
+// who may see the image but not change it.
+func (s *Service) update(ctx context.Context, c *auth.Context, id string, change Change, attemptedTags int, denied string) (*image.Image, error) {
+	const op = "imageops.Update"
+	old, err := s.Get(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	if !mutable(c, old) {
+		return nil, image.E(op, image.Forbidden, "%s", denied)
+	}
+	img := old.Clone()
+	if err := change(img); err != nil {
+		return nil, err
+	}
+	if img.OwnerID() != old.OwnerID() && !c.IsAdmin {
+		return nil, image.D(op, image.Forbidden, "Owner can't be updated by non admin.")
+	}
+	if img.Visibility != old.Visibility {
+		if err := s.checkVisibilityChange(op, c, img.Visibility); err != nil {
+			return nil, err
+		}
+	}
+	if attemptedTags < 0 {
+		attemptedTags = len(img.Tags)
+	}
+	if err := s.checkQuotas(op, img, attemptedTags); err != nil {
+		return nil, err
+	}
+	img.UpdatedAt = s.now()
+	if err := s.cat.UpdateImage(ctx, old, img); err != nil {
+		return nil, catalogErr(op, id, err)
+	}
+	return img, nil
+}
+
+// Delete soft-deletes an image the caller owns (or any, for admins).
+func (s *Service) Delete(ctx context.Context, c *auth.Context, id string) error {
+	const op = "imageops.Delete"
+	img, err := s.Get(ctx, c, id)
+	if err != nil {
+		return err
+	}
+	if !mutable(c, img) {
+		return image.E(op, image.Forbidden, "You do not own this image")
+	}
+	if img.Protected {
+		return image.E(op, image.Forbidden, "Image %s is protected and cannot be deleted.", id)
+	}
+	return catalogErr(op, id, s.cat.DeleteImage(ctx, id, img.Status))
+}
+
+// Deactivate moves an active image to deactivated (a no-op when it already
+// is).
+func (s *Service) Deactivate(ctx context.Context, c *auth.Context, id string) error {
+	return s.toggle(ctx, c, id, "deactivate", image.Active, image.Deactivated)
+}
+
+// Reactivate moves a deactivated image back to active (a no-op when it
+// already is).
+func (s *Service) Reactivate(ctx context.Context, c *auth.Context, id string) error {
+	return s.toggle(ctx, c, id, "reactivate", image.Deactivated, image.Active)
+}
+
+func (s *Service) toggle(ctx context.Context, c *auth.Context, id, action string, from, to image.Status) error {
+	op := "imageops." + action
+	img, err := s.Get(ctx, c, id)
+	if err != nil {
+		return err
+	}
+	if !mutable(c, img) {
+		return image.E(op, image.Forbidden, "You do not own this image")
+	}
+	switch img.Status {
+	case to:
+		return nil
+	case from:
+		return catalogErr(op, id, s.cat.SetStatus(ctx, id, from, to))
+	}
+	return image.E(op, image.Forbidden, "Not allowed to %s image in status '%s'", action, img.Status)
+}
+
+// AddTag adds one tag (idempotent).
+func (s *Service) AddTag(ctx context.Context, c *auth.Context, id, tag string) error {
+	_, err := s.update(ctx, c, id, func(img *image.Image) error {
+		for _, t := range img.Tags {
+			if t == tag {
+				return nil
+			}
+		}
+		img.Tags = append(img.Tags, tag)
+		if q := s.limits.Tags; q >= 0 && len(img.Tags) > q {
+			return image.E("imageops.AddTag", image.TooLarge, "Image tag limit exceeded for image %s: The limit has been exceeded on the number of allowed image tags. Attempted: %d, Maximum: %d:", id, len(img.Tags), q)
+		}
+		return nil
+	}, -1, "Not allowed to update tags for image "+id+".")
+	return err
+}
+
+// DeleteTag removes one tag; NotFound when the image does not have it.
+func (s *Service) DeleteTag(ctx context.Context, c *auth.Context, id, tag string) error {
+	_, err := s.update(ctx, c, id, func(img *image.Image) error {
+		for i, t := range img.Tags {
+			if t == tag {
+				img.Tags = append(img.Tags[:i], img.Tags[i+1:]...)
+				return nil
+			}
+		}
+		return image.E("imageops.DeleteTag", image.NotFound, "Tag %s not found", tag)
+	}, -1, "Not allowed to update tags for image "+id+".")
+	return err
+}

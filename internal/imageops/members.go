@@ -1,0 +1,155 @@
+package imageops
+
+import (
+	"context"
+	"errors"
+
+	"glimpse/internal/auth"
+	"glimpse/internal/catalog"
+	"glimpse/internal/image"
+)
+
+// memberImage loads an image for a member call: invisible images are
+// NotFound with the wording Glance uses on member and tag routes.
+func (s *Service) memberImage(ctx context.Context, c *auth.Context, op, id string) (*image.Image, error) {
+	img, err := s.Get(ctx, c, id)
+	if image.Is(image.NotFound, err) {
+		return nil, image.E(op, image.NotFound, "Image %s not found.", id)
+	}
+	return img, err
+}
+
+func memberNotFound(op, imageID, memberID string) error {
+	return image.E(op, image.NotFound, "%s not found in the member list of the image %s.", memberID, imageID)
+}
+
+// AddMember shares a shared image with a project; only its owner may.
+func (s *Service) AddMember(ctx context.Context, c *auth.Context, imageID, memberID string) (*image.Member, error) {
+	const op = "imageops.AddMember"
+	img, err := s.memberImage(ctx, c, op, imageID)
+	if err != nil {
+		return nil, err
+	}
+	if !mutable(c, img) {
+		return nil, image.E(op, image.Forbidden, "Not allowed to create members for image %s.", imageID)
+	}
+	if img.Visibility != image.Shared {
+		return nil, image.E(op, image.Forbidden, "Not allowed to create members for image %s.", imageID)
+	}
+	if q := s.limits.Members; q >= 0 {
+		n, err := s.cat.CountMembers(ctx, imageID)
+		if err != nil {
+			return nil, catalogErr(op, imageID, err)
+		}
+		if n+1 > q {
+			return nil, image.E(op, image.TooLarge, "The limit has been exceeded on the number of allowed image members for this image. Attempted: %d, Maximum: %d", n+1, q)
+		}
+	}
+	now := s.now()
+	m := &image.Member{ImageID: imageID, MemberID: memberID, Status: image.MemberPending, CreatedAt: now, UpdatedAt: now}
+	err = s.cat.AddMember(ctx, m)
+	if errors.Is(err, catalog.ErrDuplicate) {
+		return nil, image.E(op, image.Conflict, "Member %s is duplicated for image %s", memberID, imageID)
+	}
+	if err != nil {
+		return nil, catalogErr(op, imageID, err)
+	}
+	return m, nil
+}
+
+// ListMembers lists the memberships the caller may see: all of them for
+// the owner, only its own for a member.
+func (s *Service) ListMembers(ctx context.Context, c *auth.Context, imageID string) ([]*image.Member, error) {
+	const op = "imageops.ListMembers"
+	img, err := s.memberImage(ctx, c, op, imageID)
+	if err != nil {
+		return nil, err
+	}
+	if img.Visibility != image.Shared {
+		return nil, image.E(op, image.Forbidden, "Not allowed to list members for image %s: Only shared images have members.", imageID)
+	}
+	ms, err := s.cat.ListMembers(ctx, imageID)
+	if err != nil {
+		return nil, catalogErr(op, imageID, err)
+	}
+	if mutable(c, img) {
+		return ms, nil
+	}
+	out := []*image.Member{}
+	for _, m := range ms {
+		if m.MemberID == c.ProjectID {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// GetMember shows one membership to the owner or to that member.
+func (s *Service) GetMember(ctx context.Context, c *auth.Context, imageID, memberID string) (*image.Member, error) {
+	const op = "imageops.GetMember"
+	img, err := s.memberImage(ctx, c, op, imageID)
+	if err != nil {
+		return nil, err
+	}
+	if img.Visibility != image.Shared || (!mutable(c, img) && memberID != c.ProjectID) {
+		return nil, memberNotFound(op, imageID, memberID)
+	}
+	m, err := s.cat.GetMember(ctx, imageID, memberID)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return nil, memberNotFound(op, imageID, memberID)
+	}
+	if err != nil {
+		return nil, catalogErr(op, imageID, err)
+	}
+	return m, nil
+}
+
+// UpdateMemberStatus lets the member project accept, reject or reset its
+// membership; the owner may not decide for it.
+func (s *Service) UpdateMemberStatus(ctx context.Context, c *auth.Context, imageID, memberID, status string) (*image.Member, error) {
+	const op = "imageops.UpdateMemberStatus"
+	img, err := s.memberImage(ctx, c, op, imageID)
+	if err != nil {
+		return nil, err
+	}
+	if img.Visibility != image.Shared {
+		return nil, memberNotFound(op, imageID, memberID)
+	}
+	if _, err := s.cat.GetMember(ctx, imageID, memberID); err != nil {
+		if errors.Is(err, catalog.ErrNotFound) {
+			return nil, memberNotFound(op, imageID, memberID)
+		}
+		return nil, catalogErr(op, imageID, err)
+	}
+	if !c.IsAdmin && c.ProjectID != memberID {
+		if mutable(c, img) {
+			return nil, image.E(op, image.Forbidden, "Not allowed to update members for image %s.", imageID)
+		}
+		return nil, memberNotFound(op, imageID, memberID)
+	}
+	m, err := s.cat.UpdateMemberStatus(ctx, imageID, memberID, status)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return nil, memberNotFound(op, imageID, memberID)
+	}
+	if err != nil {
+		return nil, catalogErr(op, imageID, err)
+	}
+	return m, nil
+}
+
+// DeleteMember removes a membership; only the owner may.
+func (s *Service) DeleteMember(ctx context.Context, c *auth.Context, imageID, memberID string) error {
+	const op = "imageops.DeleteMember"
+	img, err := s.memberImage(ctx, c, op, imageID)
+	if err != nil {
+		return err
+	}
+	if !mutable(c, img) {
+		return image.E(op, image.Forbidden, "Not allowed to delete members for image %s.", imageID)
+	}
+	err = s.cat.DeleteMember(ctx, imageID, memberID)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return memberNotFound(op, imageID, memberID)
+	}
+	return catalogErr(op, imageID, err)
+}

@@ -1,0 +1,252 @@
+// Package server wires glimpse together from its configuration: the
+// catalog, the use cases, the APIs and the HTTP middleware.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"glimpse/internal/api/httperr"
+	v2 "glimpse/internal/api/v2"
+	"glimpse/internal/api/versions"
+	"glimpse/internal/auth"
+	"glimpse/internal/catalog/sqlcat"
+	"glimpse/internal/config"
+	"glimpse/internal/image"
+	"glimpse/internal/imageops"
+)
+
+// Implemented lists the API features this build serves; version discovery
+// advertises what they add up to.
+var Implemented = map[versions.Feature]bool{
+	versions.ImagesMetadata: true,
+	versions.Members:        true,
+	versions.Deactivation:   true,
+	versions.Community:      true,
+}
+
+// Server is a configured glimpse.
+type Server struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	db      *sqlcat.DB
+	auth    auth.Authenticator
+	handler http.Handler
+}
+
+// CatalogPath is the SQLite file used when [database] connection is unset.
+func CatalogPath(cfg *config.Config) (string, error) {
+	conn := cfg.Database.Connection
+	if conn == "" {
+		return filepath.Join(cfg.DataDir(), "glance.sqlite"), nil
+	}
+	if p, ok := strings.CutPrefix(conn, "sqlite:///"); ok {
+		return p, nil
+	}
+	if conn == "sqlite://" {
+		return "", errors.New("[database] connection sqlite:// (in memory) cannot be shared between requests; name a file")
+	}
+	return "", fmt.Errorf("[database] connection %q: only sqlite:/// URLs are supported by this build", conn)
+}
+
+// OpenCatalog opens the configured catalog without migrating it.
+func OpenCatalog(ctx context.Context, cfg *config.Config) (*sqlcat.DB, error) {
+	path, err := CatalogPath(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return sqlcat.Open(ctx, path)
+}
+
+// Authenticator returns the identity mode of [paste_deploy] flavor.
+func Authenticator(cfg *config.Config) (auth.Authenticator, error) {
+	flavor, _, _ := strings.Cut(cfg.PasteDeploy.Flavor, "+")
+	switch flavor {
+	case "":
+		return auth.Unauthenticated{}, nil
+	case "noauth":
+		return auth.NoAuth{}, nil
+	}
+	return nil, fmt.Errorf("[paste_deploy] flavor %q: Keystone authentication is not available in this build; use flavor = noauth behind an authenticating proxy, or leave it empty", cfg.PasteDeploy.Flavor)
+}
+
+// New builds a server: it opens the catalog, creating Glance's schema in an
+// empty database and refusing one it cannot serve.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, error) {
+	a, err := Authenticator(cfg)
+	if err != nil {
+		return nil, err
+	}
+	db, err := OpenCatalog(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	rev, err := db.Version(ctx)
+	if err == nil && rev == "" {
+		var to string
+		_, to, err = db.Sync(ctx)
+		if err == nil {
+			log.Info("created catalog schema", "revision", to)
+		}
+	} else if err == nil {
+		err = sqlcat.CheckVersion(rev)
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	d := cfg.Default
+	ops := imageops.New(db, imageops.Limits{Properties: d.ImagePropertyQuota, Tags: d.ImageTagQuota, Members: d.ImageMemberQuota})
+	vh := versions.New(versions.Current(Implemented), d.PublicEndpoint)
+	api := v2.New(ops, v2.Config{
+		LimitDefault:     d.LimitParamDefault,
+		LimitMax:         d.APILimitMax,
+		DiskFormats:      cfg.ImageFormat.DiskFormats,
+		ContainerFormats: cfg.ImageFormat.ContainerFormats,
+		PublicEndpoint:   d.PublicEndpoint,
+	})
+	mux := http.NewServeMux()
+	api.Register(mux)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		httperr.WriteStatus(w, r, http.StatusNotFound, "", "")
+	})
+	s := &Server{cfg: cfg, log: log, db: db, auth: a}
+	s.handler = s.middleware(vh, mux)
+	return s, nil
+}
+
+// Handler is the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Close releases the catalog.
+func (s *Server) Close() error { return s.db.Close() }
+
+// statusWriter records the status and size for the access log; it passes
+// ReadFrom through so file downloads keep using sendfile.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// middleware: version negotiation, recovery, identity, request id and one
+// access-log line per request.
+func (s *Server) middleware(vh *versions.Handler, next http.Handler) http.Handler {
+	maxID := s.cfg.Default.MaxRequestIDLength
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		w := &statusWriter{ResponseWriter: rw}
+		reqID := ""
+		log := s.log
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				log.Error("panic serving request", "panic", p, "method", r.Method, "path", r.URL.Path)
+				if w.status == 0 {
+					httperr.WriteStatus(w, r, http.StatusInternalServerError, "", "")
+				}
+			}
+			level := slog.LevelInfo
+			if w.status >= 500 {
+				level = slog.LevelError
+			}
+			log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path,
+				"status", w.status, "bytes", w.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000)
+		}()
+		if !vh.Negotiate(w, r) {
+			return
+		}
+		c, err := s.auth.Authenticate(r)
+		if err != nil {
+			httperr.Write(w, r, err)
+			return
+		}
+		reqID = c.RequestID
+		switch {
+		case reqID == "":
+			reqID = "req-" + uuid.NewString()
+		case maxID > 0 && len(reqID) > maxID:
+			httperr.Write(w, r, image.E("server", image.Invalid, "X-Openstack-Request-ID is longer than %d characters.", maxID))
+			return
+		case !strings.HasPrefix(reqID, "req-"):
+			reqID = "req-" + reqID
+		}
+		w.Header().Set("X-Openstack-Request-Id", reqID)
+		log = s.log.With("request_id", reqID)
+		ctx := auth.NewContext(r.Context(), c)
+		ctx = httperr.NewContext(ctx, log)
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// Serve answers requests on ln until ctx is cancelled, then shuts down
+// gracefully, letting requests in flight finish for up to 30 s.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       10 * time.Minute,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	<-errc
+	return err
+}
+
+// CheckListen refuses a non-loopback address when nothing authenticates
+// requests, unless the operator said insecure.
+func CheckListen(addr string, a auth.Authenticator, insecure bool) error {
+	if a.RequiresAuth() || insecure {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("listen address %q: %v", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("refusing to listen on %s without authentication: every client would be an administrator; listen on a loopback address, configure [paste_deploy] flavor = keystone, or pass --insecure", addr)
+}
