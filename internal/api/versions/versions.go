@@ -71,14 +71,7 @@ func New(current int, publicEndpoint string) *Handler {
 func (h *Handler) CurrentMinor() int { return h.current }
 
 func (h *Handler) body(r *http.Request) []byte {
-	base := strings.TrimSuffix(h.publicEndpoint, "/")
-	if base == "" {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		base = scheme + "://" + r.Host
-	}
+	base := h.base(r)
 	var items [][]byte
 	for minor := h.current; minor >= 0; minor-- {
 		status := "SUPPORTED"
@@ -147,7 +140,7 @@ func (h *Handler) Negotiate(w http.ResponseWriter, r *http.Request) bool {
 	}
 	if m[3] == "" {
 		// Glance redirects the bare prefix to its slash form.
-		w.Header().Set("Location", strings.TrimSuffix(h.base(r), "/")+"/v2/")
+		w.Header().Set("Location", h.base(r)+"/v2/")
 		w.Header().Set("Content-Type", "text/plain; charset=utf8")
 		w.WriteHeader(http.StatusFound)
 		return false
@@ -155,9 +148,11 @@ func (h *Handler) Negotiate(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
+// base is the service root for links: public_endpoint when set, else the
+// request's own scheme and host.
 func (h *Handler) base(r *http.Request) string {
 	if h.publicEndpoint != "" {
-		return h.publicEndpoint
+		return strings.TrimSuffix(h.publicEndpoint, "/")
 	}
 	scheme := "http"
 	if r.TLS != nil {
