@@ -111,5 +111,7 @@ type ListQuery struct {
 	// appends created_at and id as Glance does).
 	Sort   []SortKey
 	Marker string
-	Limit  int
+	// Limit caps the page. 0 gives an empty page, as Glance answers
+	// limit=0; a negative Limit means no cap.
+	Limit int
 }

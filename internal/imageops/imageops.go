@@ -7,6 +7,7 @@ package imageops
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -160,7 +161,7 @@ func (s *Service) Create(ctx context.Context, c *auth.Context, in *image.Image, 
 	if img.Tags == nil {
 		img.Tags = []string{}
 	}
-	if err := s.checkQuotas(op, img, max(attemptedTags, len(img.Tags))); err != nil {
+	if err := s.checkQuotas(op, nil, img, max(attemptedTags, len(img.Tags))); err != nil {
 		return nil, err
 	}
 	err := s.cat.CreateImage(ctx, img)
@@ -183,11 +184,31 @@ func (s *Service) checkVisibilityChange(op string, c *auth.Context, v image.Visi
 	return nil
 }
 
-// checkQuotas enforces the property and tag quotas; attemptedTags is the
-// number of tags the client sent (Glance counts duplicates too).
-func (s *Service) checkQuotas(op string, img *image.Image, attemptedTags int) error {
-	if q := s.limits.Properties; q >= 0 && len(img.Properties) > q {
+// checkQuotas enforces the property and tag quotas on img, which replaces
+// old (nil for a new image). As in Glance, an edit that adds no property
+// and sets no tag is not checked, so an image left over a lowered quota can
+// still be renamed or trimmed. attemptedTags is the number of tags the
+// client sent (Glance counts duplicates too), -1 when it sent none.
+func (s *Service) checkQuotas(op string, old, img *image.Image, attemptedTags int) error {
+	addsProperty := old == nil
+	if old != nil {
+		for k := range img.Properties {
+			if _, ok := old.Properties[k]; !ok {
+				addsProperty = true
+				break
+			}
+		}
+	}
+	if q := s.limits.Properties; q >= 0 && addsProperty && len(img.Properties) > q {
 		return image.E(op, image.TooLarge, "The limit has been exceeded on the number of allowed image properties. Attempted: %d, Maximum: %d", len(img.Properties), q)
+	}
+	if attemptedTags < 0 {
+		for _, t := range img.Tags {
+			if old == nil || !slices.Contains(old.Tags, t) {
+				attemptedTags = len(img.Tags)
+				break
+			}
+		}
 	}
 	if q := s.limits.Tags; q >= 0 && attemptedTags > q {
 		return image.E(op, image.TooLarge, "The limit has been exceeded on the number of allowed image tags. Attempted: %d, Maximum: %d", attemptedTags, q)
@@ -229,10 +250,7 @@ func (s *Service) update(ctx context.Context, c *auth.Context, id string, change
 			return nil, err
 		}
 	}
-	if attemptedTags < 0 {
-		attemptedTags = len(img.Tags)
-	}
-	if err := s.checkQuotas(op, img, attemptedTags); err != nil {
+	if err := s.checkQuotas(op, old, img, attemptedTags); err != nil {
 		return nil, err
 	}
 	img.UpdatedAt = s.now()

@@ -42,7 +42,7 @@ func (s *Service) AddMember(ctx context.Context, c *auth.Context, imageID, membe
 			return nil, catalogErr(op, imageID, err)
 		}
 		if n+1 > q {
-			return nil, image.E(op, image.TooLarge, "The limit has been exceeded on the number of allowed image members for this image. Attempted: %d, Maximum: %d", n+1, q)
+			return nil, image.E(op, image.TooLarge, "Image member limit exceeded for image %s: The limit has been exceeded on the number of allowed image members for this image. Attempted: %d, Maximum: %d:", imageID, n+1, q)
 		}
 	}
 	now := s.now()
@@ -91,7 +91,11 @@ func (s *Service) GetMember(ctx context.Context, c *auth.Context, imageID, membe
 	if err != nil {
 		return nil, err
 	}
-	if img.Visibility != image.Shared || (!mutable(c, img) && memberID != c.ProjectID) {
+	if img.Visibility != image.Shared {
+		// Glance answers 404 here, with the reason as the message.
+		return nil, image.E(op, image.NotFound, "Only shared images have members.")
+	}
+	if !mutable(c, img) && memberID != c.ProjectID {
 		return nil, memberNotFound(op, imageID, memberID)
 	}
 	m, err := s.cat.GetMember(ctx, imageID, memberID)
@@ -105,15 +109,17 @@ func (s *Service) GetMember(ctx context.Context, c *auth.Context, imageID, membe
 }
 
 // UpdateMemberStatus lets the member project accept, reject or reset its
-// membership; the owner may not decide for it.
+// membership; the owner may not decide for it. As in Glance, the owner is
+// refused before the membership is looked up, and a caller without a
+// project counts as the owner of an owner-less image.
 func (s *Service) UpdateMemberStatus(ctx context.Context, c *auth.Context, imageID, memberID, status string) (*image.Member, error) {
 	const op = "imageops.UpdateMemberStatus"
 	img, err := s.memberImage(ctx, c, op, imageID)
 	if err != nil {
 		return nil, err
 	}
-	if img.Visibility != image.Shared {
-		return nil, memberNotFound(op, imageID, memberID)
+	if img.Visibility != image.Shared || (!c.IsAdmin && img.OwnerID() == c.ProjectID) {
+		return nil, image.E(op, image.Forbidden, "Not allowed to update members for image %s.", imageID)
 	}
 	if _, err := s.cat.GetMember(ctx, imageID, memberID); err != nil {
 		if errors.Is(err, catalog.ErrNotFound) {
@@ -122,9 +128,6 @@ func (s *Service) UpdateMemberStatus(ctx context.Context, c *auth.Context, image
 		return nil, catalogErr(op, imageID, err)
 	}
 	if !c.IsAdmin && c.ProjectID != memberID {
-		if mutable(c, img) {
-			return nil, image.E(op, image.Forbidden, "Not allowed to update members for image %s.", imageID)
-		}
 		return nil, memberNotFound(op, imageID, memberID)
 	}
 	m, err := s.cat.UpdateMemberStatus(ctx, imageID, memberID, status)
@@ -137,14 +140,16 @@ func (s *Service) UpdateMemberStatus(ctx context.Context, c *auth.Context, image
 	return m, nil
 }
 
-// DeleteMember removes a membership; only the owner may.
+// DeleteMember removes a membership of a shared image; only the owner
+// may. Glance compares owners here without treating "no project"
+// specially: a caller without a project owns owner-less images.
 func (s *Service) DeleteMember(ctx context.Context, c *auth.Context, imageID, memberID string) error {
 	const op = "imageops.DeleteMember"
 	img, err := s.memberImage(ctx, c, op, imageID)
 	if err != nil {
 		return err
 	}
-	if !mutable(c, img) {
+	if img.Visibility != image.Shared || (!c.IsAdmin && img.OwnerID() != c.ProjectID) {
 		return image.E(op, image.Forbidden, "Not allowed to delete members for image %s.", imageID)
 	}
 	err = s.cat.DeleteMember(ctx, imageID, memberID)

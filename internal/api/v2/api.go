@@ -70,7 +70,7 @@ func (a *API) Register(mux *http.ServeMux) {
 		route("/v2/schemas/"+name, map[string]handler{"GET": func(w http.ResponseWriter, r *http.Request) error {
 			writeJSON(w, http.StatusOK, doc)
 			return nil
-		}}, "GET")
+		}}, "GET", "GET")
 	}
 }
 

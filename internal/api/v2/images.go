@@ -9,10 +9,19 @@ import (
 	"glimpse/internal/image"
 )
 
+// createImage checks the body in Glance's order, which decides the answer
+// when several things are wrong: attributes that are never writable, then
+// the schema, then custom keys (length, reserved names), then what the
+// image factory refuses.
 func (a *API) createImage(w http.ResponseWriter, r *http.Request) error {
 	body, err := readObject(r.Body)
 	if err != nil {
 		return err
+	}
+	for _, k := range []string{"direct_url", "self", "file", "schema", "stores"} {
+		if _, ok := body[k]; ok {
+			return readOnlyErr(k)
+		}
 	}
 	keys := make([]string, 0, len(body))
 	for k := range body {
@@ -20,23 +29,33 @@ func (a *API) createImage(w http.ResponseWriter, r *http.Request) error {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		switch {
-		case readOnlyAttrs[k]:
-			return readOnlyErr(k)
-		case reservedAttr(k), k == "locations":
+		if err := a.schema.checkValue(k, body[k]); err != nil {
+			return err
+		}
+	}
+	for _, k := range keys {
+		if baseAttrs[k] || readOnlyAttrs[k] {
+			continue
+		}
+		if len([]rune(k)) > image.MaxFieldLength {
+			return image.E("v2.create", image.Invalid, "Custom property should not be greater than 255 characters.")
+		}
+		if reservedAttr(k) {
 			return reservedErr(k)
 		}
+	}
+	for _, k := range []string{"created_at", "updated_at", "status", "checksum", "os_hash_algo", "os_hash_value", "size", "virtual_size"} {
+		if _, ok := body[k]; ok {
+			return readOnlyErr(k)
+		}
+	}
+	if _, ok := body["locations"]; ok {
+		return reservedErr("locations")
 	}
 	in := &image.Image{Properties: map[string]*string{}}
 	attemptedTags := 0
 	for _, k := range keys {
 		v := body[k]
-		if !baseAttrs[k] && len([]rune(k)) > image.MaxFieldLength {
-			return image.E("v2.create", image.Invalid, "Custom property should not be greater than 255 characters.")
-		}
-		if err := a.schema.checkValue(k, v); err != nil {
-			return err
-		}
 		if k == "tags" {
 			attemptedTags = len(v.([]any))
 		}

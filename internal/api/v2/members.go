@@ -38,9 +38,7 @@ func (a *API) addMember(w http.ResponseWriter, r *http.Request) error {
 	if id == "" {
 		return image.E(op, image.Invalid, "Member can't be empty")
 	}
-	if len([]rune(id)) > image.MaxFieldLength {
-		return image.E(op, image.Invalid, "Member id must not be longer than %d characters.", image.MaxFieldLength)
-	}
+	// Glance stores member ids of any length.
 	mem, err := a.ops.AddMember(r.Context(), caller(r), r.PathValue("id"), id)
 	if err != nil {
 		return err

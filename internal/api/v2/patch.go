@@ -3,6 +3,7 @@ package v2
 import (
 	"mime"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"glimpse/internal/api/httperr"
@@ -48,17 +49,21 @@ func (a *API) parseChanges(mediaType string, body any) ([]change, error) {
 			n := 0
 			for _, op := range []string{"add", "remove", "replace"} {
 				if p, ok := raw[op]; ok {
+					if n > 0 {
+						return nil, patchErr(`Operation objects must contain only one member named "add", "remove", or "replace".`)
+					}
 					n++
 					c.op = op
 					c.path, _ = p.(string)
 				}
 			}
-			if n != 1 {
+			if n == 0 {
 				return nil, patchErr(`Operation objects must contain exactly one member named "add", "remove", or "replace".`)
 			}
 		} else {
-			op, ok := raw["op"]
-			if !ok {
+			// A null op counts as a missing one.
+			op := raw["op"]
+			if op == nil {
 				return nil, patchErr("Unable to find `op` in JSON Schema change. It must be one of the following: add, remove, replace.")
 			}
 			c.op, _ = op.(string)
@@ -71,15 +76,15 @@ func (a *API) parseChanges(mediaType string, body any) ([]change, error) {
 			}
 			c.path, _ = p.(string)
 		}
+		key, err := decodePointer(c.path, c.op)
+		if err != nil {
+			return nil, err
+		}
 		if c.op != "remove" {
 			c.value, c.hasV = raw["value"]
 			if !c.hasV {
 				return nil, patchErr(`Operation "%s" requires a member named "value".`, c.op)
 			}
-		}
-		key, err := decodePointer(c.path, c.op)
-		if err != nil {
-			return nil, err
 		}
 		c.key = key
 		switch {
@@ -91,9 +96,8 @@ func (a *API) parseChanges(mediaType string, body any) ([]change, error) {
 			return nil, a.locationsChange(c)
 		}
 		if c.op != "remove" {
-			if !baseAttrs[key] && len([]rune(key)) > image.MaxFieldLength {
-				return nil, patchErr("Custom property should not be greater than 255 characters.")
-			}
+			// Unlike create, Glance does not limit the length of a key
+			// added by PATCH.
 			if err := a.schema.checkValue(key, c.value); err != nil {
 				return nil, err
 			}
@@ -121,32 +125,41 @@ func pyStr(v any) string {
 	return pyRepr(v)
 }
 
-// decodePointer checks a JSON pointer and returns the one attribute it
-// names; Glance's image resource is one level deep.
+// decodePointer checks a JSON pointer as Glance does and returns the one
+// attribute it names; Glance's image resource is one level deep, except
+// that locations take an index on add and remove.
 func decodePointer(p, op string) (string, error) {
-	if !strings.HasPrefix(p, "/") {
+	switch {
+	case !strings.HasPrefix(p, "/"):
 		return "", patchErr("Pointer `%s` does not start with \"/\".", p)
+	case adjacentSlashes.MatchString(p[1:]):
+		return "", patchErr("Pointer `%s` contains adjacent \"/\".", p)
+	case len(p) > 1 && strings.HasSuffix(p, "/"):
+		return "", patchErr("Pointer `%s` end with \"/\".", p)
+	case strings.TrimSpace(p[1:]) == "/":
+		return "", patchErr("Pointer `%s` does not contains valid token.", p)
+	case badEscape.MatchString(p) || strings.HasSuffix(p, "~"):
+		return "", patchErr("Pointer `%s` contains \"~\" not part of a recognized escape sequence.", p)
 	}
-	for i := 0; i < len(p); i++ {
-		if p[i] == '~' && (i+1 >= len(p) || (p[i+1] != '0' && p[i+1] != '1')) {
-			return "", patchErr("Pointer `%s` contains \"~\" not part of a recognized escape sequence.", p)
-		}
-	}
-	segs := strings.Split(p[1:], "/")
+	segs := strings.Split(strings.TrimLeft(p, "/"), "/")
 	for i, s := range segs {
-		if i > 0 && strings.TrimSpace(s) == "" {
-			return "", patchErr("Invalid JSON pointer for this resource: '%s'", p)
-		}
-		segs[i] = strings.TrimSpace(s)
+		segs[i] = strings.TrimSpace(pointerUnescaper.Replace(s))
 	}
-	if len(segs) > 1 {
-		if segs[0] == "locations" && len(segs) == 2 && op != "replace" {
-			return "locations", nil
-		}
-		return "", patchErr("Invalid JSON pointer for this resource: '%s'", p)
+	depth := 1
+	if segs[0] == "locations" && op != "replace" {
+		depth = 2
 	}
-	return strings.NewReplacer("~1", "/", "~0", "~").Replace(segs[0]), nil
+	if len(segs) != depth {
+		return "", patchErr("Invalid JSON pointer for this resource: '/%s'", strings.Join(segs, "/"))
+	}
+	return segs[0], nil
 }
+
+var (
+	adjacentSlashes  = regexp.MustCompile(`/\s*?/`)
+	badEscape        = regexp.MustCompile(`~[^01]`)
+	pointerUnescaper = strings.NewReplacer("~1", "/", "~0", "~")
+)
 
 func (a *API) updateImage(w http.ResponseWriter, r *http.Request) error {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))

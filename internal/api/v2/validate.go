@@ -95,6 +95,9 @@ func schemaErr(reason string) error {
 
 var uuidPattern = regexp.MustCompile(uuidRE)
 
+// imageStatuses is the status enum of the image schema.
+var imageStatuses = []string{"queued", "saving", "active", "killed", "deleted", "uploading", "importing", "pending_delete", "deactivated"}
+
 // typed custom properties: stored as extra properties, validated by type.
 var customStringProps = map[string]bool{
 	"instance_uuid": true, "architecture": true, "os_distro": true, "os_version": true,
@@ -176,6 +179,34 @@ func (s *schema) checkValue(k string, v any) error {
 			if len([]rune(str)) > image.MaxFieldLength {
 				return schemaErr(pyRepr(str) + " is too long")
 			}
+		}
+	case "status":
+		// Read-only, but the schema is checked before that is.
+		str, ok := v.(string)
+		if !ok {
+			return schemaErr(pyRepr(v) + " is not of type 'string'")
+		}
+		if !slices.Contains(imageStatuses, str) {
+			return schemaErr(pyRepr(str) + " is not one of " + pyList(imageStatuses, false))
+		}
+	case "checksum", "os_hash_algo", "os_hash_value":
+		if v == nil {
+			return nil
+		}
+		str, ok := v.(string)
+		if !ok {
+			return schemaErr(pyRepr(v) + " is not of type 'null', 'string'")
+		}
+		if len([]rune(str)) > map[string]int{"checksum": 32, "os_hash_algo": 64, "os_hash_value": 128}[k] {
+			return schemaErr(pyRepr(str) + " is too long")
+		}
+	case "size", "virtual_size":
+		if n, ok := v.(json.Number); v != nil && (!ok || strings.ContainsAny(n.String(), ".eE")) {
+			return schemaErr(pyRepr(v) + " is not of type 'null', 'integer'")
+		}
+	case "locations":
+		if _, ok := v.([]any); !ok {
+			return schemaErr(pyRepr(v) + " is not of type 'array'")
 		}
 	case "kernel_id", "ramdisk_id":
 		if v == nil {

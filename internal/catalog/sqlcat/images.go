@@ -24,9 +24,9 @@ const imageColumns = `images.id, images.name, images.size, images.status, images
  images.protected, images.virtual_size, images.visibility, images.os_hidden,
  images.os_hash_algo, images.os_hash_value,
  (SELECT json_group_object(p.name, p.value) FROM image_properties p
-   WHERE p.image_id = images.id AND p.deleted = 0),
+   WHERE p.image_id = images.id AND +p.deleted = 0),
  (SELECT json_group_array(t.value) FROM
-   (SELECT value FROM image_tags WHERE image_id = images.id AND deleted = 0 ORDER BY id) t)`
+   (SELECT value FROM image_tags WHERE image_id = images.id AND +deleted = 0 ORDER BY id) t)`
 
 // dbTime scans a DATETIME column whether the driver hands back text or a
 // time.Time.
@@ -188,7 +188,7 @@ func addTags(ctx context.Context, tx *sql.Tx, id string, tags []string, now stri
 		_, err := tx.ExecContext(ctx, `INSERT INTO image_tags
  (image_id, value, created_at, updated_at, deleted_at, deleted)
  SELECT ?,?,?,?,NULL,0 WHERE NOT EXISTS
- (SELECT 1 FROM image_tags WHERE image_id = ? AND value = ? AND deleted = 0)`,
+ (SELECT 1 FROM image_tags WHERE image_id = ? AND value = ? AND +deleted = 0)`,
 			id, t, now, now, id, t)
 		if err != nil {
 			return mapErr(err)
@@ -243,7 +243,7 @@ func (db *DB) UpdateImage(ctx context.Context, old, img *image.Image) error {
 				continue
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE image_properties SET deleted = 1,
- deleted_at = ?, updated_at = ? WHERE image_id = ? AND name = ? AND deleted = 0`, now, now, img.ID, k); err != nil {
+ deleted_at = ?, updated_at = ? WHERE image_id = ? AND name = ? AND +deleted = 0`, now, now, img.ID, k); err != nil {
 				return mapErr(err)
 			}
 		}
@@ -261,7 +261,7 @@ func (db *DB) UpdateImage(ctx context.Context, old, img *image.Image) error {
 				continue
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE image_tags SET deleted = 1, deleted_at = ?,
- updated_at = ? WHERE image_id = ? AND value = ? AND deleted = 0`, now, now, img.ID, t); err != nil {
+ updated_at = ? WHERE image_id = ? AND value = ? AND +deleted = 0`, now, now, img.ID, t); err != nil {
 				return mapErr(err)
 			}
 		}
@@ -315,7 +315,7 @@ func (db *DB) DeleteImage(ctx context.Context, id string, from image.Status) err
 			return err
 		}
 		for _, table := range []string{"image_properties", "image_tags", "image_members", "image_locations"} {
-			q := `UPDATE ` + table + ` SET deleted = 1, deleted_at = ?, updated_at = ? WHERE image_id = ? AND deleted = 0`
+			q := `UPDATE ` + table + ` SET deleted = 1, deleted_at = ?, updated_at = ? WHERE image_id = ? AND +deleted = 0`
 			if table == "image_locations" {
 				q = strings.Replace(q, "SET deleted = 1,", "SET deleted = 1, status = 'deleted',", 1)
 			}

@@ -48,18 +48,18 @@ func visibleTo(s catalog.Scope) (string, []any) {
 		return "1=1", nil
 	}
 	if s.Project == "" {
-		return "(images.owner IS NULL OR images.visibility IN ('public','community'))", nil
+		return "(images.owner IS NULL OR +images.visibility IN ('public','community'))", nil
 	}
-	return `(images.owner IS NULL OR images.visibility IN ('public','community') OR images.owner = ? OR
- (images.visibility = 'shared' AND EXISTS (SELECT 1 FROM image_members m
-  WHERE m.image_id = images.id AND m.member = ? AND m.deleted = 0)))`, []any{s.Project, s.Project}
+	return `(images.owner IS NULL OR +images.visibility IN ('public','community') OR images.owner = ? OR
+ (+images.visibility = 'shared' AND EXISTS (SELECT 1 FROM image_members m
+  WHERE m.image_id = images.id AND m.member = ? AND +m.deleted = 0)))`, []any{s.Project, s.Project}
 }
 
 // ListImages builds and runs one SELECT for the page.
 func (db *DB) ListImages(ctx context.Context, lq *catalog.ListQuery) ([]*image.Image, error) {
 	q := &query{}
 	// Glance never lists killed images.
-	q.add("images.deleted = 0 AND images.status != 'killed'")
+	q.add("+images.deleted = 0 AND images.status != 'killed'")
 	scope(q, lq)
 	for _, col := range slices.Sorted(maps.Keys(lq.In)) {
 		if !inColumns[col] {
@@ -79,16 +79,16 @@ func (db *DB) ListImages(ctx context.Context, lq *catalog.ListQuery) ([]*image.I
 		q.add("images."+col+" = ?", lq.Equal[col])
 	}
 	for _, t := range lq.Tags {
-		q.add(`EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = images.id AND t.value = ? AND t.deleted = 0)`, t)
+		q.add(`EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = images.id AND t.value = ? AND +t.deleted = 0)`, t)
 	}
 	for _, k := range slices.Sorted(maps.Keys(lq.Properties)) {
-		q.add(`EXISTS (SELECT 1 FROM image_properties p WHERE p.image_id = images.id AND p.name = ? AND p.value = ? AND p.deleted = 0)`, k, lq.Properties[k])
+		q.add(`EXISTS (SELECT 1 FROM image_properties p WHERE p.image_id = images.id AND p.name = ? AND p.value = ? AND +p.deleted = 0)`, k, lq.Properties[k])
 	}
 	if lq.OSHidden != nil {
-		q.add("images.os_hidden = ?", *lq.OSHidden)
+		q.add("+images.os_hidden = ?", *lq.OSHidden)
 	}
 	if lq.Protected != nil {
-		q.add("images.protected = ?", *lq.Protected)
+		q.add("+images.protected = ?", *lq.Protected)
 	}
 	for _, k := range slices.Sorted(maps.Keys(lq.Ranges)) {
 		col, op := strings.TrimSuffix(k, "_min"), ">="
@@ -121,13 +121,20 @@ func (db *DB) ListImages(ctx context.Context, lq *catalog.ListQuery) ([]*image.I
 	for i, k := range lq.Sort {
 		order[i] = "images." + k.Key + map[bool]string{true: " DESC", false: " ASC"}[k.Desc]
 	}
-	stmt := "SELECT " + imageColumns + " FROM images WHERE " + strings.Join(q.where, " AND ")
+	// The page is chosen on the images table alone; the properties and
+	// tags are aggregated only for the rows on it. One statement still,
+	// but the subqueries run once per listed image, not once per
+	// candidate row before the sort.
+	page := "SELECT images.id AS pid FROM images WHERE " + strings.Join(q.where, " AND ")
+	orderBy := ""
 	if len(order) > 0 {
-		stmt += " ORDER BY " + strings.Join(order, ", ")
+		orderBy = " ORDER BY " + strings.Join(order, ", ")
 	}
-	if lq.Limit > 0 {
-		stmt += fmt.Sprintf(" LIMIT %d", lq.Limit)
+	page += orderBy
+	if lq.Limit >= 0 {
+		page += fmt.Sprintf(" LIMIT %d", lq.Limit)
 	}
+	stmt := "SELECT " + imageColumns + " FROM (" + page + ") page CROSS JOIN images ON images.id = page.pid" + orderBy
 	rows, err := db.sql.QueryContext(ctx, stmt, q.args...)
 	if err != nil {
 		return nil, mapErr(err)
@@ -153,21 +160,26 @@ func scope(q *query, lq *catalog.ListQuery) {
 	case "all":
 	case "":
 		if s.Project == "" {
-			q.add("images.visibility != 'community'")
+			q.add("+images.visibility != 'community'")
 		} else {
-			q.add("(images.visibility != 'community' OR images.owner = ?)", s.Project)
+			q.add("(+images.visibility != 'community' OR images.owner = ?)", s.Project)
 		}
 	default:
-		q.add("images.visibility = ?", lq.Visibility)
+		q.add("+images.visibility = ?", lq.Visibility)
 	}
 	if s.Admin {
 		return
 	}
 	if s.Project == "" {
-		q.add("images.visibility IN ('public','community')")
+		// Glance's membership branch has no member to match for a caller
+		// without a project, so such a caller lists every shared image
+		// that has any live member row (and cannot open them).
+		q.add(`(+images.visibility IN ('public','community') OR
+ (+images.visibility = 'shared' AND EXISTS (SELECT 1 FROM image_members m
+  WHERE m.image_id = images.id AND +m.deleted = 0)))`)
 		return
 	}
-	member := `EXISTS (SELECT 1 FROM image_members m WHERE m.image_id = images.id AND m.member = ? AND m.deleted = 0`
+	member := `EXISTS (SELECT 1 FROM image_members m WHERE m.image_id = images.id AND m.member = ? AND +m.deleted = 0`
 	args := []any{s.Project, s.Project}
 	if lq.MemberStatus != "all" {
 		ms := lq.MemberStatus
@@ -178,8 +190,8 @@ func scope(q *query, lq *catalog.ListQuery) {
 		args = append(args, ms)
 	}
 	member += ")"
-	q.add(`(images.visibility IN ('public','community') OR images.owner = ? OR
- (images.visibility = 'shared' AND `+member+`))`, args...)
+	q.add(`(+images.visibility IN ('public','community') OR images.owner = ? OR
+ (+images.visibility = 'shared' AND `+member+`))`, args...)
 }
 
 // after adds the keyset condition "comes after the marker in this order".
@@ -237,6 +249,9 @@ func (db *DB) after(ctx context.Context, q *query, lq *catalog.ListQuery) error 
 	var ors []string
 	var args []any
 	for i := range cols {
+		if lq.Sort[i].Desc && vals[i] == nil {
+			continue // nothing sorts below NULL
+		}
 		var and []string
 		for j := 0; j < i; j++ {
 			if vals[j] == nil {
@@ -252,8 +267,6 @@ func (db *DB) after(ctx context.Context, q *query, lq *catalog.ListQuery) error 
 		case !lq.Sort[i].Desc:
 			and = append(and, cols[i]+" > ?")
 			args = append(args, vals[i])
-		case vals[i] == nil:
-			continue // nothing sorts below NULL
 		default:
 			and = append(and, "("+cols[i]+" < ? OR "+cols[i]+" IS NULL)")
 			args = append(args, vals[i])

@@ -32,7 +32,7 @@ func (db *DB) AddMember(ctx context.Context, m *image.Member) error {
 	return db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM image_members
- WHERE image_id = ? AND member = ? AND deleted = 0`, m.ImageID, m.MemberID).Scan(&n); err != nil {
+ WHERE image_id = ? AND member = ? AND +deleted = 0`, m.ImageID, m.MemberID).Scan(&n); err != nil {
 			return mapErr(err)
 		}
 		if n > 0 {
@@ -48,7 +48,7 @@ func (db *DB) AddMember(ctx context.Context, m *image.Member) error {
 // GetMember returns a live membership.
 func (db *DB) GetMember(ctx context.Context, imageID, memberID string) (*image.Member, error) {
 	m, err := scanMember(db.sql.QueryRowContext(ctx, `SELECT `+memberColumns+` FROM image_members
- WHERE image_id = ? AND member = ? AND deleted = 0`, imageID, memberID))
+ WHERE image_id = ? AND member = ? AND +deleted = 0`, imageID, memberID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, catalog.ErrNotFound
 	}
@@ -58,7 +58,7 @@ func (db *DB) GetMember(ctx context.Context, imageID, memberID string) (*image.M
 // ListMembers returns the live memberships of an image, oldest first.
 func (db *DB) ListMembers(ctx context.Context, imageID string) ([]*image.Member, error) {
 	rows, err := db.sql.QueryContext(ctx, `SELECT `+memberColumns+` FROM image_members
- WHERE image_id = ? AND deleted = 0 ORDER BY created_at, id`, imageID)
+ WHERE image_id = ? AND +deleted = 0 ORDER BY created_at, id`, imageID)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -78,7 +78,7 @@ func (db *DB) ListMembers(ctx context.Context, imageID string) ([]*image.Member,
 func (db *DB) UpdateMemberStatus(ctx context.Context, imageID, memberID, status string) (*image.Member, error) {
 	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE image_members SET status = ?, updated_at = ?
- WHERE image_id = ? AND member = ? AND deleted = 0`, status, fmtTime(time.Now()), imageID, memberID)
+ WHERE image_id = ? AND member = ? AND +deleted = 0`, status, fmtTime(time.Now()), imageID, memberID)
 		if err != nil {
 			return mapErr(err)
 		}
@@ -98,7 +98,7 @@ func (db *DB) DeleteMember(ctx context.Context, imageID, memberID string) error 
 	return db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		now := fmtTime(time.Now())
 		res, err := tx.ExecContext(ctx, `UPDATE image_members SET deleted = 1, deleted_at = ?,
- updated_at = ? WHERE image_id = ? AND member = ? AND deleted = 0`, now, now, imageID, memberID)
+ updated_at = ? WHERE image_id = ? AND member = ? AND +deleted = 0`, now, now, imageID, memberID)
 		if err != nil {
 			return mapErr(err)
 		}
@@ -113,6 +113,6 @@ func (db *DB) DeleteMember(ctx context.Context, imageID, memberID string) error 
 func (db *DB) CountMembers(ctx context.Context, imageID string) (int, error) {
 	var n int
 	err := db.sql.QueryRowContext(ctx, `SELECT count(*) FROM image_members
- WHERE image_id = ? AND deleted = 0`, imageID).Scan(&n)
+ WHERE image_id = ? AND +deleted = 0`, imageID).Scan(&n)
 	return n, mapErr(err)
 }
