@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -28,6 +29,9 @@ import (
 type DB struct {
 	sql *sql.DB // reads
 	w   *sql.DB // the single write connection
+
+	rstmts *stmtCache // prepared reads
+	wstmts *stmtCache // prepared writes, on the write connection
 
 	reqs    chan *writeReq
 	closing chan struct{}
@@ -61,6 +65,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		// FULL: a commit is on disk when the client hears 201.
 		v.Add("_pragma", "synchronous(FULL)")
 		v.Add("_pragma", "foreign_keys(1)")
+		// Read pages through the kernel's page cache instead of a
+		// read(2) per page.
+		v.Add("_pragma", "mmap_size(268435456)")
 		v.Add("_time_format", "sqlite")
 		if extra != "" {
 			v.Add("_txlock", extra)
@@ -71,8 +78,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open catalog: %w", err)
 	}
-	r.SetMaxIdleConns(8)
-	r.SetConnMaxIdleTime(5 * time.Minute)
+	// Keep every read connection: opening one costs pragmas and a cold
+	// page cache, far more than the query it serves.
+	readers := 4 * runtime.GOMAXPROCS(0)
+	r.SetMaxOpenConns(readers)
+	r.SetMaxIdleConns(readers)
 	// IMMEDIATE takes the write lock at BEGIN, so two processes never
 	// deadlock upgrading read locks.
 	w, err := sql.Open("sqlite", dsn("immediate"))
@@ -87,7 +97,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("open catalog %s: %w", path, err)
 	}
-	db := &DB{sql: r, w: w, reqs: make(chan *writeReq), closing: make(chan struct{})}
+	db := &DB{sql: r, w: w, rstmts: newStmtCache(r), wstmts: newStmtCache(w),
+		reqs: make(chan *writeReq), closing: make(chan struct{})}
 	db.wg.Add(1)
 	go db.writer()
 	return db, nil
@@ -97,19 +108,21 @@ func Open(ctx context.Context, path string) (*DB, error) {
 func (db *DB) Close() error {
 	db.once.Do(func() { close(db.closing) })
 	db.wg.Wait()
+	db.rstmts.close()
+	db.wstmts.close()
 	return errors.Join(db.w.Close(), db.sql.Close())
 }
 
 type writeReq struct {
 	ctx  context.Context
-	fn   func(ctx context.Context, tx *sql.Tx) error
+	fn   func(ctx context.Context, tx *wtx) error
 	done chan error
 }
 
 // write runs fn inside the group-commit loop's transaction and returns once
 // the transaction holding it is durable (or fn failed and was rolled back to
 // its savepoint).
-func (db *DB) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+func (db *DB) write(ctx context.Context, fn func(ctx context.Context, tx *wtx) error) error {
 	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case db.reqs <- req:
@@ -141,6 +154,9 @@ func (db *DB) writer() {
 			}
 		}
 		db.commit(batch)
+		// The write connection is free again: prepare the statements
+		// the batch ran unprepared.
+		db.wstmts.prepareWanted(context.Background())
 	}
 }
 
@@ -159,11 +175,12 @@ func (db *DB) commit(batch []*writeReq) {
 		}
 	}
 	bg := context.Background()
-	tx, err := db.w.BeginTx(bg, nil)
+	sqltx, err := db.w.BeginTx(bg, nil)
 	if err != nil {
 		finish(mapErr(err))
 		return
 	}
+	tx := &wtx{tx: sqltx, cache: db.wstmts}
 	single := len(batch) == 1
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
@@ -176,30 +193,30 @@ func (db *DB) commit(batch []*writeReq) {
 			continue
 		}
 		if _, err := tx.ExecContext(bg, "SAVEPOINT req"); err != nil {
-			tx.Rollback()
+			sqltx.Rollback()
 			finish(mapErr(err))
 			return
 		}
 		if err := r.fn(ctx, tx); err != nil {
 			errs[i] = err
 			if _, rerr := tx.ExecContext(bg, "ROLLBACK TO req"); rerr != nil {
-				tx.Rollback()
+				sqltx.Rollback()
 				finish(mapErr(rerr))
 				return
 			}
 		}
 		if _, err := tx.ExecContext(bg, "RELEASE req"); err != nil {
-			tx.Rollback()
+			sqltx.Rollback()
 			finish(mapErr(err))
 			return
 		}
 	}
 	if single && errs[0] != nil {
-		tx.Rollback()
+		sqltx.Rollback()
 		finish(nil)
 		return
 	}
-	finish(mapErr(tx.Commit()))
+	finish(mapErr(sqltx.Commit()))
 }
 
 // mapErr turns driver errors a client could cause or that mean "try later"

@@ -146,7 +146,7 @@ func nullInt(n *int64) any {
 
 // CreateImage inserts the image row, its properties and tags.
 func (db *DB) CreateImage(ctx context.Context, img *image.Image) error {
-	return db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return db.write(ctx, func(ctx context.Context, tx *wtx) error {
 		now := fmtTime(img.CreatedAt)
 		_, err := tx.ExecContext(ctx, `INSERT INTO images (id, name, size, status, created_at,
  updated_at, deleted_at, deleted, disk_format, container_format, checksum, owner, min_disk,
@@ -167,7 +167,7 @@ func (db *DB) CreateImage(ctx context.Context, img *image.Image) error {
 	})
 }
 
-func setProperties(ctx context.Context, tx *sql.Tx, id string, props map[string]*string, now string) error {
+func setProperties(ctx context.Context, tx *wtx, id string, props map[string]*string, now string) error {
 	for _, k := range slices.Sorted(maps.Keys(props)) {
 		// A property removed earlier keeps its (soft-deleted) row under
 		// the unique (image_id, name) key, as in Glance: revive it.
@@ -183,7 +183,7 @@ func setProperties(ctx context.Context, tx *sql.Tx, id string, props map[string]
 	return nil
 }
 
-func addTags(ctx context.Context, tx *sql.Tx, id string, tags []string, now string) error {
+func addTags(ctx context.Context, tx *wtx, id string, tags []string, now string) error {
 	for _, t := range tags {
 		_, err := tx.ExecContext(ctx, `INSERT INTO image_tags
  (image_id, value, created_at, updated_at, deleted_at, deleted)
@@ -199,7 +199,7 @@ func addTags(ctx context.Context, tx *sql.Tx, id string, tags []string, now stri
 
 // GetImage returns a live image.
 func (db *DB) GetImage(ctx context.Context, id string) (*image.Image, error) {
-	row := db.sql.QueryRowContext(ctx, `SELECT `+imageColumns+` FROM images WHERE id = ? AND deleted = 0`, id)
+	row := db.queryRow(ctx, `SELECT `+imageColumns+` FROM images WHERE id = ? AND deleted = 0`, id)
 	img, err := scanImage(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, catalog.ErrNotFound
@@ -212,7 +212,7 @@ func (db *DB) GetImage(ctx context.Context, id string) (*image.Image, error) {
 
 // UpdateImage writes what changed between old and img.
 func (db *DB) UpdateImage(ctx context.Context, old, img *image.Image) error {
-	return db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return db.write(ctx, func(ctx context.Context, tx *wtx) error {
 		now := fmtTime(img.UpdatedAt)
 		res, err := tx.ExecContext(ctx, `UPDATE images SET name = ?, size = ?, status = ?,
  updated_at = ?, disk_format = ?, container_format = ?, checksum = ?, owner = ?, min_disk = ?,
@@ -271,7 +271,7 @@ func (db *DB) UpdateImage(ctx context.Context, old, img *image.Image) error {
 
 // oneRow turns "no row matched" into ErrNotFound (the image is gone) or
 // ErrConflict (it is there but its status moved).
-func oneRow(ctx context.Context, tx *sql.Tx, res sql.Result, id string) error {
+func oneRow(ctx context.Context, tx *wtx, res sql.Result, id string) error {
 	n, err := res.RowsAffected()
 	if err != nil {
 		return mapErr(err)
@@ -291,7 +291,7 @@ func oneRow(ctx context.Context, tx *sql.Tx, res sql.Result, id string) error {
 
 // SetStatus is one compare-and-set statement.
 func (db *DB) SetStatus(ctx context.Context, id string, from, to image.Status) error {
-	return db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return db.write(ctx, func(ctx context.Context, tx *wtx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE images SET status = ?, updated_at = ?
  WHERE id = ? AND deleted = 0 AND status = ?`, string(to), fmtTime(time.Now()), id, string(from))
 		if err != nil {
@@ -304,7 +304,7 @@ func (db *DB) SetStatus(ctx context.Context, id string, from, to image.Status) e
 // DeleteImage soft-deletes the image and its children, as Glance does: rows
 // stay with deleted = 1 so the ID is never issued again.
 func (db *DB) DeleteImage(ctx context.Context, id string, from image.Status) error {
-	return db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return db.write(ctx, func(ctx context.Context, tx *wtx) error {
 		now := fmtTime(time.Now())
 		res, err := tx.ExecContext(ctx, `UPDATE images SET status = 'deleted', deleted = 1,
  deleted_at = ?, updated_at = ? WHERE id = ? AND deleted = 0 AND status = ?`, now, now, id, string(from))

@@ -135,7 +135,7 @@ func (db *DB) ListImages(ctx context.Context, lq *catalog.ListQuery) ([]*image.I
 		page += fmt.Sprintf(" LIMIT %d", lq.Limit)
 	}
 	stmt := "SELECT " + imageColumns + " FROM (" + page + ") page CROSS JOIN images ON images.id = page.pid" + orderBy
-	rows, err := db.sql.QueryContext(ctx, stmt, q.args...)
+	rows, err := db.query(ctx, stmt, q.args...)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -212,7 +212,7 @@ func (db *DB) after(ctx context.Context, q *query, lq *catalog.ListQuery) error 
 	if lq.Scope.Admin {
 		live = ""
 	}
-	err := db.sql.QueryRowContext(ctx, "SELECT "+strings.Join(cols, ", ")+", "+vis+
+	err := db.queryRow(ctx, "SELECT "+strings.Join(cols, ", ")+", "+vis+
 		" FROM images WHERE images.id = ?"+live, append(vargs, lq.Marker)...).Scan(ptrs...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return catalog.ErrMarkerNotFound

@@ -29,7 +29,7 @@ func scanMember(row rowScanner) (*image.Member, error) {
 // AddMember inserts a live membership. The unique key includes deleted_at,
 // so a live duplicate is checked explicitly (NULLs never collide in SQL).
 func (db *DB) AddMember(ctx context.Context, m *image.Member) error {
-	return db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return db.write(ctx, func(ctx context.Context, tx *wtx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM image_members
  WHERE image_id = ? AND member = ? AND +deleted = 0`, m.ImageID, m.MemberID).Scan(&n); err != nil {
@@ -47,7 +47,7 @@ func (db *DB) AddMember(ctx context.Context, m *image.Member) error {
 
 // GetMember returns a live membership.
 func (db *DB) GetMember(ctx context.Context, imageID, memberID string) (*image.Member, error) {
-	m, err := scanMember(db.sql.QueryRowContext(ctx, `SELECT `+memberColumns+` FROM image_members
+	m, err := scanMember(db.queryRow(ctx, `SELECT `+memberColumns+` FROM image_members
  WHERE image_id = ? AND member = ? AND +deleted = 0`, imageID, memberID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, catalog.ErrNotFound
@@ -57,7 +57,7 @@ func (db *DB) GetMember(ctx context.Context, imageID, memberID string) (*image.M
 
 // ListMembers returns the live memberships of an image, oldest first.
 func (db *DB) ListMembers(ctx context.Context, imageID string) ([]*image.Member, error) {
-	rows, err := db.sql.QueryContext(ctx, `SELECT `+memberColumns+` FROM image_members
+	rows, err := db.query(ctx, `SELECT `+memberColumns+` FROM image_members
  WHERE image_id = ? AND +deleted = 0 ORDER BY created_at, id`, imageID)
 	if err != nil {
 		return nil, mapErr(err)
@@ -76,7 +76,7 @@ func (db *DB) ListMembers(ctx context.Context, imageID string) ([]*image.Member,
 
 // UpdateMemberStatus changes a live membership's status.
 func (db *DB) UpdateMemberStatus(ctx context.Context, imageID, memberID, status string) (*image.Member, error) {
-	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx *wtx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE image_members SET status = ?, updated_at = ?
  WHERE image_id = ? AND member = ? AND +deleted = 0`, status, fmtTime(time.Now()), imageID, memberID)
 		if err != nil {
@@ -95,7 +95,7 @@ func (db *DB) UpdateMemberStatus(ctx context.Context, imageID, memberID, status 
 
 // DeleteMember soft-deletes a live membership.
 func (db *DB) DeleteMember(ctx context.Context, imageID, memberID string) error {
-	return db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return db.write(ctx, func(ctx context.Context, tx *wtx) error {
 		now := fmtTime(time.Now())
 		res, err := tx.ExecContext(ctx, `UPDATE image_members SET deleted = 1, deleted_at = ?,
  updated_at = ? WHERE image_id = ? AND member = ? AND +deleted = 0`, now, now, imageID, memberID)
@@ -112,7 +112,7 @@ func (db *DB) DeleteMember(ctx context.Context, imageID, memberID string) error 
 // CountMembers counts live memberships.
 func (db *DB) CountMembers(ctx context.Context, imageID string) (int, error) {
 	var n int
-	err := db.sql.QueryRowContext(ctx, `SELECT count(*) FROM image_members
+	err := db.queryRow(ctx, `SELECT count(*) FROM image_members
  WHERE image_id = ? AND +deleted = 0`, imageID).Scan(&n)
 	return n, mapErr(err)
 }
