@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -252,4 +253,52 @@ func TestBatchDuplicateWithinBatch(t *testing.T) {
 			t.Errorf("rows: got %d properties and %d tags, want the winner's 1 and 2", props, tags)
 		}
 	})
+}
+
+// The writer's statements run on its single connection inside a
+// transaction: nothing they do may wait for a second connection of that
+// pool. Each kind of write, twice (the second time from the statement
+// cache), finishes promptly.
+func TestWritesNeverWaitForAnotherWriteConnection(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "glance.sqlite")
+	db, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.Sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		ctx := context.Background()
+		var errs []error
+		for round := range 2 {
+			img := testImage(round)
+			errs = append(errs, db.CreateImage(ctx, img))
+			upd := img.Clone()
+			upd.Properties["x"] = image.Str("y")
+			upd.Tags = []string{"other"}
+			errs = append(errs,
+				db.UpdateImage(ctx, img, upd),
+				db.AddMember(ctx, &image.Member{ImageID: img.ID, MemberID: "p2", Status: image.MemberPending}))
+			_, err := db.UpdateMemberStatus(ctx, img.ID, "p2", image.MemberAccepted)
+			errs = append(errs, err,
+				db.DeleteMember(ctx, img.ID, "p2"),
+				db.SetStatus(ctx, img.ID, image.Queued, image.Active),
+				db.DeleteImage(ctx, img.ID, image.Active))
+		}
+		done <- errors.Join(errs...)
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("writes: got %v, want no error", err)
+		}
+		if err := db.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		// Leave db open: closing it would wait for the stuck writer.
+		t.Fatalf("writes still blocked after 30s, want them done")
+	}
 }
