@@ -159,6 +159,9 @@ func serve(args []string, stderr io.Writer) int {
 	if err == nil {
 		err = server.CheckListen(cfg.Listen(), a, cfg.Glimpse.Insecure)
 	}
+	if err == nil {
+		_, err = server.CatalogPath(cfg)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "glimpse: config error: %v\n", err)
 		return exitUsage
@@ -168,10 +171,7 @@ func serve(args []string, stderr io.Writer) int {
 	srv, err := server.New(ctx, cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "glimpse: %v\n", err)
-		if errors.Is(err, sqlcat.ErrNewerSchema) || errors.Is(err, sqlcat.ErrOldSchema) {
-			return exitUsage
-		}
-		return exitFailure
+		return schemaExitCode(err)
 	}
 	defer srv.Close()
 	ln, err := net.Listen("tcp", cfg.Listen())
@@ -197,11 +197,15 @@ func db(cmd string, args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
+	if _, err := server.CatalogPath(cfg); err != nil {
+		fmt.Fprintf(stderr, "glimpse: config error: %v\n", err)
+		return exitUsage
+	}
 	ctx := context.Background()
 	d, err := server.OpenCatalog(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "glimpse: %v\n", err)
-		return exitUsage
+		return exitFailure
 	}
 	defer d.Close()
 	if cmd == "version" {
@@ -219,7 +223,7 @@ func db(cmd string, args []string, stdout, stderr io.Writer) int {
 	from, to, err := d.Sync(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "glimpse: %v\n", err)
-		return exitFailure
+		return schemaExitCode(err)
 	}
 	switch {
 	case from == to:
@@ -230,4 +234,14 @@ func db(cmd string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "upgraded schema from %s to %s\n", from, to)
 	}
 	return 0
+}
+
+// schemaExitCode classifies a failure to open or migrate the catalog: a
+// schema this binary cannot serve needs the operator's action, like a bad
+// configuration; anything else is a failure while running.
+func schemaExitCode(err error) int {
+	if errors.Is(err, sqlcat.ErrNewerSchema) || errors.Is(err, sqlcat.ErrOldSchema) {
+		return exitUsage
+	}
+	return exitFailure
 }

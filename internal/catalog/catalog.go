@@ -49,6 +49,9 @@ type Catalog interface {
 	// DeleteImage soft-deletes a live image and its children, guarded by
 	// its current status; ErrConflict when the status changed meanwhile.
 	DeleteImage(ctx context.Context, id string, from image.Status) error
+	// ActivateImage records an image's uploaded data: status from → active
+	// (compare-and-set), size, hashes and the location, in one transaction.
+	ActivateImage(ctx context.Context, id string, from image.Status, d *DataInfo) error
 
 	// AddMember inserts a membership; ErrDuplicate when a live one exists.
 	AddMember(ctx context.Context, m *image.Member) error
@@ -59,6 +62,16 @@ type Catalog interface {
 	DeleteMember(ctx context.Context, imageID, memberID string) error
 	// CountMembers counts the live memberships of an image.
 	CountMembers(ctx context.Context, imageID string) (int, error)
+}
+
+// DataInfo describes data stored for an image.
+type DataInfo struct {
+	Size        int64
+	VirtualSize *int64
+	Checksum    string // MD5, hex
+	HashAlgo    string // os_hash_algo; "" when not computed
+	HashValue   string
+	Location    image.Location
 }
 
 // Scope is who is asking: it decides which images a list shows.

@@ -28,12 +28,17 @@ type Limits struct {
 type Service struct {
 	cat    catalog.Catalog
 	limits Limits
+	data   DataConfig
 	now    func() time.Time
 }
 
 // New returns a Service.
-func New(cat catalog.Catalog, limits Limits) *Service {
-	return &Service{cat: cat, limits: limits, now: func() time.Time { return time.Now().UTC() }}
+func New(cat catalog.Catalog, limits Limits, opts ...Option) *Service {
+	s := &Service{cat: cat, limits: limits, now: func() time.Time { return time.Now().UTC() }}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Catalog exposes the catalog for read paths that need nothing more.
@@ -273,7 +278,11 @@ func (s *Service) Delete(ctx context.Context, c *auth.Context, id string) error 
 	if img.Protected {
 		return image.E(op, image.Forbidden, "Image %s is protected and cannot be deleted.", id)
 	}
-	return catalogErr(op, id, s.cat.DeleteImage(ctx, id, img.Status))
+	if err := s.cat.DeleteImage(ctx, id, img.Status); err != nil {
+		return catalogErr(op, id, err)
+	}
+	s.deleteData(context.WithoutCancel(ctx), img)
+	return nil
 }
 
 // Deactivate moves an active image to deactivated (a no-op when it already

@@ -24,12 +24,15 @@ import (
 	"glimpse/internal/config"
 	"glimpse/internal/image"
 	"glimpse/internal/imageops"
+	"glimpse/internal/store"
+	"glimpse/internal/store/file"
 )
 
 // Implemented lists the API features this build serves; version discovery
 // advertises what they add up to.
 var Implemented = map[versions.Feature]bool{
 	versions.ImagesMetadata: true,
+	versions.ImageData:      true,
 	versions.Members:        true,
 	versions.Deactivation:   true,
 	versions.Community:      true,
@@ -80,6 +83,31 @@ func Authenticator(cfg *config.Config) (auth.Authenticator, error) {
 	return nil, fmt.Errorf("[paste_deploy] flavor %q: Keystone authentication is not available in this build; use flavor = noauth behind an authenticating proxy, or leave it empty", cfg.PasteDeploy.Flavor)
 }
 
+// openStores builds the single file store of the legacy [glance_store]
+// configuration and removes what uploads cut short by a crash left in it.
+func openStores(cfg *config.Config, log *slog.Logger) (*store.Set, error) {
+	dir := cfg.GlanceStore.FilesystemStoreDatadir
+	if dir == "" {
+		dir = filepath.Join(cfg.DataDir(), "images")
+	}
+	section := map[string]string{"filesystem_store_datadir": dir}
+	for k, v := range cfg.Raw["glance_store"] {
+		if strings.HasPrefix(k, "filesystem_store_") && k != "filesystem_store_datadir" {
+			section[k] = v
+		}
+	}
+	fd, err := file.Open(section)
+	if err != nil {
+		return nil, fmt.Errorf("[glance_store] file store: %w", err)
+	}
+	if n, err := fd.CleanTemp(); err != nil {
+		log.Warn("cannot clean interrupted uploads from the file store", "dir", fd.Dir(), "error", err)
+	} else if n > 0 {
+		log.Info("removed data of interrupted uploads", "dir", fd.Dir(), "files", n)
+	}
+	return store.NewSet("file", store.Backend{ID: "file", Scheme: "file", Driver: fd})
+}
+
 // New builds a server: it opens the catalog, creating Glance's schema in an
 // empty database and refusing one it cannot serve.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, error) {
@@ -105,8 +133,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		db.Close()
 		return nil, err
 	}
+	stores, err := openStores(cfg, log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	d := cfg.Default
-	ops := imageops.New(db, imageops.Limits{Properties: d.ImagePropertyQuota, Tags: d.ImageTagQuota, Members: d.ImageMemberQuota})
+	ops := imageops.New(db, imageops.Limits{Properties: d.ImagePropertyQuota, Tags: d.ImageTagQuota, Members: d.ImageMemberQuota},
+		imageops.WithData(imageops.DataConfig{Stores: stores, SizeCap: d.ImageSizeCap, HashAlgo: d.HashingAlgorithm, Log: log}))
 	vh := versions.New(versions.Current(Implemented), d.PublicEndpoint)
 	api := v2.New(ops, v2.Config{
 		LimitDefault:     d.LimitParamDefault,

@@ -60,6 +60,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	}
 	route("/v2/images", map[string]handler{"GET": a.listImages, "POST": a.createImage}, "GET, POST")
 	route("/v2/images/{id}", map[string]handler{"GET": a.showImage, "PATCH": a.updateImage, "DELETE": a.deleteImage}, "GET, PATCH, DELETE", "GET", "DELETE")
+	route("/v2/images/{id}/file", map[string]handler{"GET": a.downloadImage, "PUT": a.uploadImage}, "GET, PUT", "GET")
 	route("/v2/images/{id}/actions/deactivate", map[string]handler{"POST": a.deactivate}, "POST", "POST")
 	route("/v2/images/{id}/actions/reactivate", map[string]handler{"POST": a.reactivate}, "POST", "POST")
 	route("/v2/images/{id}/tags/{tag}", map[string]handler{"PUT": a.addTag, "DELETE": a.deleteTag}, "PUT, DELETE", "PUT", "DELETE")
@@ -112,6 +113,8 @@ func allowFor(r *http.Request) string {
 		return "GET, PUT, DELETE"
 	case strings.HasPrefix(p, "/v2/schemas/"):
 		return "GET"
+	case strings.HasSuffix(p, "/file"):
+		return "GET, PUT"
 	}
 	return "GET, PATCH, DELETE"
 }

@@ -238,6 +238,15 @@ func (r *response) wantError(t *testing.T, what string, status int, explanation,
 		return
 	}
 	gotE, gotD := r.errorText(t)
+	// Schema violations end with the refused attribute and value; cases
+	// that do not spell that tail out check the reason alone.
+	if strings.HasPrefix(explanation, "Provided object does not match schema") && !strings.Contains(explanation, "\n\nOn instance[") {
+		reason, tail, found := strings.Cut(gotE, "\n\nOn instance[")
+		if !found || tail == "" {
+			t.Errorf("%s: message %q does not name the refused attribute", what, gotE)
+		}
+		gotE = reason
+	}
 	if gotE != explanation {
 		t.Errorf("%s: got message %q, want %q", what, gotE, explanation)
 	}

@@ -89,8 +89,23 @@ type schema struct {
 	disk, container []string
 }
 
+const schemaPrefix = "Provided object does not match schema 'image': "
+
 func schemaErr(reason string) error {
-	return image.E("v2.schema", image.Invalid, "Provided object does not match schema 'image': %s", reason)
+	return image.E("v2.schema", image.Invalid, "%s%s", schemaPrefix, reason)
+}
+
+// checkValue validates one attribute value as the schema would. A schema
+// violation names the attribute and repeats the value after the reason,
+// as Glance's message does: clients show it to say which attribute was
+// refused.
+func (s *schema) checkValue(k string, v any) error {
+	err := s.check(k, v)
+	var e *image.Error
+	if errors.As(err, &e) && strings.HasPrefix(e.Msg, schemaPrefix) {
+		e.Msg += "\n\nOn instance['" + k + "']:\n    " + pyRepr(v)
+	}
+	return err
 }
 
 var uuidPattern = regexp.MustCompile(uuidRE)
@@ -104,8 +119,8 @@ var customStringProps = map[string]bool{
 	"description": true, "cinder_encryption_key_id": true, "cinder_encryption_key_deletion_policy": true,
 }
 
-// checkValue validates one attribute value as the schema would.
-func (s *schema) checkValue(k string, v any) error {
+// check validates one attribute value.
+func (s *schema) check(k string, v any) error {
 	switch k {
 	case "id":
 		str, ok := v.(string)

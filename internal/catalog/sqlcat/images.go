@@ -28,6 +28,13 @@ const imageColumns = `images.id, images.name, images.size, images.status, images
  (SELECT json_group_array(t.value) FROM
    (SELECT value FROM image_tags WHERE image_id = images.id AND +deleted = 0 ORDER BY id) t)`
 
+// locationsColumn aggregates an image's live locations, oldest first; only
+// single-image reads need them (downloads, deletes).
+const locationsColumn = `,
+ (SELECT json_group_array(json_object('id', l.id, 'url', l.value, 'status', l.status,
+   'metadata', CASE WHEN json_valid(l.meta_data) THEN json(l.meta_data) ELSE json('{}') END))
+  FROM (SELECT * FROM image_locations WHERE image_id = images.id AND +deleted = 0 ORDER BY id) l)`
+
 // dbTime scans a DATETIME column whether the driver hands back text or a
 // time.Time.
 type dbTime struct {
@@ -57,7 +64,9 @@ func (d *dbTime) Scan(v any) error {
 
 type rowScanner interface{ Scan(dest ...any) error }
 
-func scanImage(row rowScanner) (*image.Image, error) {
+// scanImage reads imageColumns, and locationsColumn after them when
+// withLocations.
+func scanImage(row rowScanner, withLocations ...bool) (*image.Image, error) {
 	var (
 		img                                   image.Image
 		name, disk, cont, sum, owner, alg, hv sql.NullString
@@ -66,11 +75,29 @@ func scanImage(row rowScanner) (*image.Image, error) {
 		props, tags                           sql.NullString
 		status, visibility                    string
 	)
-	err := row.Scan(&img.ID, &name, &size, &status, &created, &updated, &deletedAt,
+	dest := []any{&img.ID, &name, &size, &status, &created, &updated, &deletedAt,
 		&img.Deleted, &disk, &cont, &sum, &owner, &img.MinDisk, &img.MinRAM,
-		&img.Protected, &vsize, &visibility, &img.OSHidden, &alg, &hv, &props, &tags)
-	if err != nil {
+		&img.Protected, &vsize, &visibility, &img.OSHidden, &alg, &hv, &props, &tags}
+	var locs sql.NullString
+	if len(withLocations) > 0 && withLocations[0] {
+		dest = append(dest, &locs)
+	}
+	if err := row.Scan(dest...); err != nil {
 		return nil, err
+	}
+	if locs.Valid && locs.String != "" {
+		var ls []struct {
+			ID       int64          `json:"id"`
+			URL      string         `json:"url"`
+			Status   string         `json:"status"`
+			Metadata map[string]any `json:"metadata"`
+		}
+		if err := json.Unmarshal([]byte(locs.String), &ls); err != nil {
+			return nil, fmt.Errorf("decode locations of %s: %w", img.ID, err)
+		}
+		for _, l := range ls {
+			img.Locations = append(img.Locations, image.Location{ID: l.ID, URL: l.URL, Status: l.Status, Metadata: l.Metadata})
+		}
 	}
 	img.Status = image.Status(status)
 	img.Visibility = image.Visibility(visibility)
@@ -199,8 +226,8 @@ func addTags(ctx context.Context, tx *wtx, id string, tags []string, now string)
 
 // GetImage returns a live image.
 func (db *DB) GetImage(ctx context.Context, id string) (*image.Image, error) {
-	row := db.queryRow(ctx, `SELECT `+imageColumns+` FROM images WHERE id = ? AND deleted = 0`, id)
-	img, err := scanImage(row)
+	row := db.queryRow(ctx, `SELECT `+imageColumns+locationsColumn+` FROM images WHERE id = ? AND deleted = 0`, id)
+	img, err := scanImage(row, true)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, catalog.ErrNotFound
 	}

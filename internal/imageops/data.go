@@ -1,0 +1,343 @@
+package imageops
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"strings"
+
+	"glimpse/internal/auth"
+	"glimpse/internal/catalog"
+	"glimpse/internal/hashing"
+	"glimpse/internal/image"
+	"glimpse/internal/store"
+)
+
+// DataConfig is what the data path needs from the configuration.
+type DataConfig struct {
+	Stores *store.Set
+	// SizeCap is image_size_cap: the largest image accepted, in bytes.
+	SizeCap int64
+	// HashAlgo is hashing_algorithm (os_hash_algo).
+	HashAlgo string
+	Log      *slog.Logger
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithData enables the image data path.
+func WithData(d DataConfig) Option {
+	return func(s *Service) {
+		s.data = d
+		if s.data.Log == nil {
+			s.data.Log = slog.New(slog.DiscardHandler)
+		}
+	}
+}
+
+// errTooLarge is returned by capReader once the stream passes the cap.
+var errTooLarge = errors.New("image exceeds the size cap")
+
+// capReader fails the stream as soon as it exceeds max bytes, so an
+// oversized upload is refused while it streams, not after.
+type capReader struct {
+	r   io.Reader
+	n   int64
+	max int64
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.n > c.max {
+		return n, errTooLarge
+	}
+	return n, err
+}
+
+// headLen is how much of the data format inspection looks at: the qcow2
+// header Glance reads is 512 bytes.
+const headLen = 512
+
+// headReader keeps the first headLen bytes that pass through it.
+type headReader struct {
+	r    io.Reader
+	head []byte
+}
+
+func (h *headReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	if room := headLen - len(h.head); room > 0 && n > 0 {
+		h.head = append(h.head, p[:min(n, room)]...)
+	}
+	return n, err
+}
+
+// virtualSize is the virtual size Glance's in-flight format inspection
+// records for an upload: the data size of a raw image, the size in a
+// qcow2 header, nothing for other containers than bare, for data that does
+// not match its format or for a virtual size of 0.
+func virtualSize(disk, container string, size int64, head []byte) *int64 {
+	if container != "bare" {
+		return nil
+	}
+	var v int64
+	switch disk {
+	case "raw":
+		v = size
+	case "qcow2":
+		if len(head) < headLen || string(head[:4]) != "QFI\xfb" {
+			return nil
+		}
+		u := binary.BigEndian.Uint64(head[24:32])
+		if u > math.MaxInt64 {
+			return nil
+		}
+		v = int64(u)
+	}
+	if v <= 0 {
+		return nil
+	}
+	return &v
+}
+
+// missingFormats is Glance's refusal to store data for an image whose
+// disk or container format is unset.
+func missingFormats(op string, img *image.Image) error {
+	var missing []string
+	if img.DiskFormat == nil || *img.DiskFormat == "" {
+		missing = append(missing, "disk_format")
+	}
+	if img.ContainerFormat == nil || *img.ContainerFormat == "" {
+		missing = append(missing, "container_format")
+	}
+	switch len(missing) {
+	case 0:
+		return nil
+	case 1:
+		return image.E(op, image.Invalid, "Property %s must be set prior to saving data.", missing[0])
+	}
+	return image.E(op, image.Invalid, "Properties %s must be set prior to saving data.", strings.Join(missing, ", "))
+}
+
+func badTransition(op string, from image.Status) error {
+	return image.E(op, image.Conflict, "Image status transition from %s to saving is not allowed", from)
+}
+
+// Upload streams body into the default store and activates the image:
+// queued → saving (compare-and-set), data written and hashed in one pass,
+// then saving → active with size, hashes and location in one transaction.
+// Any failure removes what was written and puts the image back to queued.
+// size is the declared length, -1 when unknown.
+func (s *Service) Upload(ctx context.Context, c *auth.Context, id string, body io.Reader, size int64) error {
+	const op = "imageops.Upload"
+	if s.data.Stores == nil {
+		return image.E(op, image.Unavailable, "Image data is not stored at this site.")
+	}
+	img, err := s.Get(ctx, c, id)
+	if err != nil {
+		return err
+	}
+	if !mutable(c, img) {
+		return image.E(op, image.Forbidden, "Not allowed to upload image data for image %s", id)
+	}
+	// Glance checks the status transition before the formats.
+	if img.Status != image.Queued {
+		return badTransition(op, img.Status)
+	}
+	if err := missingFormats(op, img); err != nil {
+		return err
+	}
+	if size > s.data.SizeCap {
+		// Glance reads up to the cap before it refuses; the answer is the
+		// same without reading.
+		return tooLarge(op)
+	}
+	h, err := hashing.New(s.data.HashAlgo)
+	if err != nil {
+		return &image.Error{Op: op, Kind: image.Internal, Err: err}
+	}
+	defer h.Close()
+	if err := s.cat.SetStatus(ctx, id, image.Queued, image.Saving); err != nil {
+		if errors.Is(err, catalog.ErrConflict) {
+			cur, gerr := s.cat.GetImage(ctx, id)
+			if gerr == nil {
+				return badTransition(op, cur.Status)
+			}
+		}
+		return catalogErr(op, id, err)
+	}
+	// From here on the image is ours to finish or to put back.
+	bg := context.WithoutCancel(ctx)
+	revert := func() {
+		if err := s.cat.SetStatus(bg, id, image.Saving, image.Queued); err != nil && !errors.Is(err, catalog.ErrNotFound) {
+			s.data.Log.Error("cannot return image to queued after a failed upload", "image", id, "error", err)
+		}
+	}
+	driver := s.data.Stores.Default()
+	head := &headReader{r: body}
+	uri, written, err := driver.Put(ctx, id, h.Reader(&capReader{r: head, max: s.data.SizeCap}), size)
+	if err != nil {
+		revert()
+		return uploadErr(op, err, driver)
+	}
+	discard := func() {
+		if derr := driver.Delete(bg, uri); derr != nil && !errors.Is(derr, store.ErrNotFound) {
+			s.data.Log.Error("cannot remove data of an upload that could not be recorded", "image", id, "location", uri, "error", derr)
+		}
+	}
+	n, md5hex, algo, hashhex := h.Sum()
+	if n != written {
+		discard()
+		revert()
+		return &image.Error{Op: op, Kind: image.Internal, Err: fmt.Errorf("hashed %d bytes but stored %d", n, written)}
+	}
+	info := &catalog.DataInfo{Size: written, Checksum: md5hex, HashAlgo: algo, HashValue: hashhex,
+		VirtualSize: virtualSize(*img.DiskFormat, *img.ContainerFormat, written, head.head),
+		Location:    image.Location{URL: uri, Metadata: map[string]any{}}}
+	if id := s.data.Stores.DefaultID(); id != "" && len(s.data.Stores.IDs()) > 1 {
+		info.Location.Metadata["store"] = id
+	}
+	err = s.cat.ActivateImage(bg, id, image.Saving, info)
+	if err != nil {
+		discard()
+		if errors.Is(err, catalog.ErrNotFound) {
+			return image.E(op, image.Gone, "Image %s could not be found after upload. The image may have been deleted during the upload, cleaning up the chunks uploaded.", id)
+		}
+		revert()
+		return catalogErr(op, id, err)
+	}
+	return nil
+}
+
+// tooLarge is Glance's answer to data larger than image_size_cap.
+func tooLarge(op string) error {
+	return image.E(op, image.TooLarge, "The incoming image is too large: The provided image is too large.")
+}
+
+// uploadErr maps a failed Put to the answer Glance gives.
+func uploadErr(op string, err error, d store.Driver) error {
+	switch {
+	case errors.Is(err, errTooLarge):
+		return tooLarge(op)
+	case errors.Is(err, store.ErrNoSpace):
+		return &image.Error{Op: op, Kind: image.TooLarge, Msg: "Image storage media is full: There is not enough disk space on the image storage media.", Err: err}
+	case errors.Is(err, store.ErrSizeMismatch):
+		return &image.Error{Op: op, Kind: image.Invalid, Msg: "The uploaded data does not match the declared size.", Err: err}
+	case errors.Is(err, store.ErrReadOnly) && d.Capabilities().ReadOnly:
+		return &image.Error{Op: op, Kind: image.Gone, Msg: "Error in store configuration. Adding images to store is disabled.", Err: err}
+	case errors.Is(err, store.ErrReadOnly):
+		return &image.Error{Op: op, Kind: image.Unavailable, Msg: "Insufficient permissions on image storage media: Permission to write image storage media denied.", Err: err}
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, io.ErrUnexpectedEOF):
+		return &image.Error{Op: op, Kind: image.Invalid, Msg: "The request body ended before the image data did.", Err: err}
+	case errors.Is(err, store.ErrUnavailable):
+		return &image.Error{Op: op, Kind: image.Unavailable, Err: err}
+	}
+	// A store error of no kind is the reader's: the request body broke
+	// (a malformed chunked encoding, a read timeout).
+	var se *store.Error
+	if errors.As(err, &se) && se.Kind == nil {
+		return &image.Error{Op: op, Kind: image.Invalid, Msg: "Reading the request body failed.", Err: err}
+	}
+	return &image.Error{Op: op, Kind: image.Internal, Err: err}
+}
+
+// DataImage returns the image whose data the caller asks for: one the
+// caller may see, and, when deactivated, only to admins.
+func (s *Service) DataImage(ctx context.Context, c *auth.Context, id string) (*image.Image, error) {
+	const op = "imageops.Download"
+	img, err := s.Get(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	if img.Status == image.Deactivated && !c.IsAdmin {
+		return nil, image.E(op, image.Forbidden, "The requested image has been deactivated. Image data download is forbidden.")
+	}
+	return img, nil
+}
+
+// OpenData opens img's data from offset for length bytes (length < 0: to
+// the end), trying its active locations in order, and returns the reader
+// and the stored object's size. The reader is nil when the image has no
+// data that can be found (the API answers 204, as Glance does when its
+// store reports the data missing).
+func (s *Service) OpenData(ctx context.Context, img *image.Image, offset, length int64) (io.ReadCloser, int64, error) {
+	const op = "imageops.Download"
+	if s.data.Stores == nil {
+		return nil, 0, nil
+	}
+	for _, loc := range img.Locations {
+		if loc.Status != "active" {
+			continue
+		}
+		_, d, err := s.data.Stores.ForURI(loc.URL)
+		if err != nil {
+			s.data.Log.Warn("image location not served by any configured store", "image", img.ID, "location", loc.URL)
+			continue
+		}
+		rc, size, err := d.Get(ctx, loc.URL, offset, length)
+		switch {
+		case err == nil:
+			return rc, size, nil
+		case errors.Is(err, store.ErrNotFound):
+			s.data.Log.Warn("image data missing from its store", "image", img.ID, "location", loc.URL)
+			continue
+		case errors.Is(err, store.ErrInvalidRange):
+			return nil, 0, image.E(op, image.RangeNotSatisfiable, "")
+		}
+		return nil, 0, &image.Error{Op: op, Kind: image.Unavailable, Err: err}
+	}
+	return nil, 0, nil
+}
+
+// Download is DataImage then OpenData: it returns a nil reader when the
+// image has no data, and the image for its size and checksum.
+func (s *Service) Download(ctx context.Context, c *auth.Context, id string, offset, length int64) (io.ReadCloser, *image.Image, error) {
+	img, err := s.DataImage(ctx, c, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	rc, _, err := s.OpenData(ctx, img, offset, length)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rc, img, nil
+}
+
+// locator is implemented by drivers that can name the location an image's
+// data gets (the file store).
+type locator interface{ Location(imageID string) string }
+
+// deleteData removes an image's stored data after its record is gone;
+// failures are logged, the image is already deleted for its users. For an
+// image deleted while saving, the data an interrupted upload may have left
+// at its default location goes too (an upload still running cleans up
+// after itself when it finds the image gone).
+func (s *Service) deleteData(ctx context.Context, img *image.Image) {
+	if s.data.Stores == nil {
+		return
+	}
+	urls := make([]string, 0, len(img.Locations)+1)
+	for _, loc := range img.Locations {
+		urls = append(urls, loc.URL)
+	}
+	if img.Status == image.Saving && len(img.Locations) == 0 {
+		if l, ok := s.data.Stores.Default().(locator); ok {
+			urls = append(urls, l.Location(img.ID))
+		}
+	}
+	for _, u := range urls {
+		_, d, err := s.data.Stores.ForURI(u)
+		if err == nil {
+			err = d.Delete(ctx, u)
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			s.data.Log.Error("cannot delete image data", "image", img.ID, "location", u, "error", err)
+		}
+	}
+}
