@@ -22,9 +22,15 @@ type DataConfig struct {
 	Stores *store.Set
 	// SizeCap is image_size_cap: the largest image accepted, in bytes.
 	SizeCap int64
+	// UserStorageQuota is user_storage_quota: the bytes one project's
+	// images may occupy; 0 means no limit.
+	UserStorageQuota int64
 	// HashAlgo is hashing_algorithm (os_hash_algo).
 	HashAlgo string
 	Log      *slog.Logger
+	// DelayedDelete is delayed_delete: a deleted image waits as
+	// pending_delete, its data kept, until the scrubber removes it.
+	DelayedDelete bool
 }
 
 // Option configures a Service.
@@ -43,12 +49,20 @@ func WithData(d DataConfig) Option {
 // errTooLarge is returned by capReader once the stream passes the cap.
 var errTooLarge = errors.New("image exceeds the size cap")
 
-// capReader fails the stream as soon as it exceeds max bytes, so an
+// quotaError is returned by capReader once the stream passes what is left
+// of the owner's storage quota.
+type quotaError struct{ size, remaining int64 }
+
+func (e *quotaError) Error() string { return "image exceeds the storage quota" }
+
+// capReader fails the stream as soon as it exceeds max bytes (the size cap)
+// or quota bytes (what is left of the owner's quota, when quota >= 0), so an
 // oversized upload is refused while it streams, not after.
 type capReader struct {
-	r   io.Reader
-	n   int64
-	max int64
+	r     io.Reader
+	n     int64
+	max   int64
+	quota int64
 }
 
 func (c *capReader) Read(p []byte) (int, error) {
@@ -57,7 +71,36 @@ func (c *capReader) Read(p []byte) (int, error) {
 	if c.n > c.max {
 		return n, errTooLarge
 	}
+	if c.quota >= 0 && c.n > c.quota {
+		return n, &quotaError{size: c.n, remaining: c.quota}
+	}
 	return n, err
+}
+
+// storageUsage is the optional catalog capability user_storage_quota needs.
+type storageUsage interface {
+	StorageUsage(ctx context.Context, owner, except string) (int64, error)
+}
+
+// quotaLeft returns the bytes the image's owner may still store, -1 when
+// no quota applies.
+func (s *Service) quotaLeft(ctx context.Context, img *image.Image) (int64, error) {
+	if s.data.UserStorageQuota <= 0 || img.OwnerID() == "" {
+		return -1, nil
+	}
+	u, ok := s.cat.(storageUsage)
+	if !ok {
+		return -1, nil
+	}
+	used, err := u.StorageUsage(ctx, img.OwnerID(), img.ID)
+	if err != nil {
+		return 0, err
+	}
+	return max(s.data.UserStorageQuota-used, 0), nil
+}
+
+func quotaExceeded(op string, size, remaining int64) error {
+	return image.E(op, image.TooLarge, "Denying attempt to upload image because it exceeds the quota: The size of the data %d will exceed the limit. %d bytes remaining.", size, remaining)
 }
 
 // headLen is how much of the data format inspection looks at: the qcow2
@@ -158,6 +201,13 @@ func (s *Service) Upload(ctx context.Context, c *auth.Context, id string, body i
 		// same without reading.
 		return tooLarge(op)
 	}
+	left, err := s.quotaLeft(ctx, img)
+	if err != nil {
+		return catalogErr(op, id, err)
+	}
+	if left >= 0 && size > left {
+		return quotaExceeded(op, size, left)
+	}
 	h, err := hashing.New(s.data.HashAlgo)
 	if err != nil {
 		return &image.Error{Op: op, Kind: image.Internal, Err: err}
@@ -181,9 +231,13 @@ func (s *Service) Upload(ctx context.Context, c *auth.Context, id string, body i
 	}
 	driver := s.data.Stores.Default()
 	head := &headReader{r: body}
-	uri, written, err := driver.Put(ctx, id, h.Reader(&capReader{r: head, max: s.data.SizeCap}), size)
+	uri, written, err := driver.Put(ctx, id, h.Reader(&capReader{r: head, max: s.data.SizeCap, quota: left}), size)
 	if err != nil {
 		revert()
+		var qe *quotaError
+		if errors.As(err, &qe) {
+			return quotaExceeded(op, qe.size, qe.remaining)
+		}
 		return uploadErr(op, err, driver)
 	}
 	discard := func() {

@@ -83,9 +83,9 @@ func Authenticator(cfg *config.Config) (auth.Authenticator, error) {
 	return nil, fmt.Errorf("[paste_deploy] flavor %q: Keystone authentication is not available in this build; use flavor = noauth behind an authenticating proxy, or leave it empty", cfg.PasteDeploy.Flavor)
 }
 
-// openStores builds the single file store of the legacy [glance_store]
+// OpenStores builds the single file store of the legacy [glance_store]
 // configuration and removes what uploads cut short by a crash left in it.
-func openStores(cfg *config.Config, log *slog.Logger) (*store.Set, error) {
+func OpenStores(cfg *config.Config, log *slog.Logger) (*store.Set, error) {
 	dir := cfg.GlanceStore.FilesystemStoreDatadir
 	if dir == "" {
 		dir = filepath.Join(cfg.DataDir(), "images")
@@ -133,14 +133,19 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		db.Close()
 		return nil, err
 	}
-	stores, err := openStores(cfg, log)
+	stores, err := OpenStores(cfg, log)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	d := cfg.Default
 	ops := imageops.New(db, imageops.Limits{Properties: d.ImagePropertyQuota, Tags: d.ImageTagQuota, Members: d.ImageMemberQuota},
-		imageops.WithData(imageops.DataConfig{Stores: stores, SizeCap: d.ImageSizeCap, HashAlgo: d.HashingAlgorithm, Log: log}))
+		imageops.WithData(imageops.DataConfig{Stores: stores, SizeCap: d.ImageSizeCap, UserStorageQuota: d.UserStorageQuota, HashAlgo: d.HashingAlgorithm, Log: log, DelayedDelete: d.DelayedDelete}))
+	if n, err := ops.RecoverInterruptedUploads(ctx); err != nil {
+		log.Warn("cannot return images of interrupted uploads to queued", "error", err)
+	} else if n > 0 {
+		log.Info("returned images of interrupted uploads to queued", "images", n)
+	}
 	vh := versions.New(versions.Current(Implemented), d.PublicEndpoint)
 	api := v2.New(ops, v2.Config{
 		LimitDefault:     d.LimitParamDefault,
