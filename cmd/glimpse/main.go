@@ -2,6 +2,8 @@
 //
 //	glimpse serve [--config FILE] [--data-dir DIR] [--listen HOST:PORT] [--insecure]
 //	glimpse db sync|version [--config FILE] [--data-dir DIR]
+//	glimpse scrub [--config FILE] [--data-dir DIR]
+//	glimpse verify [--config FILE] [--data-dir DIR] (--all | ID...)
 //	glimpse version
 package main
 
@@ -41,6 +43,8 @@ const usage = `usage:
   glimpse serve [--config FILE] [--data-dir DIR] [--listen HOST:PORT] [--insecure]
   glimpse db sync [--config FILE] [--data-dir DIR]
   glimpse db version [--config FILE] [--data-dir DIR]
+  glimpse scrub [--config FILE] [--data-dir DIR]
+  glimpse verify [--config FILE] [--data-dir DIR] (--all | ID...)
   glimpse version
 `
 
@@ -58,6 +62,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		return db(args[1], args[2:], stdout, stderr)
+	case "scrub":
+		return scrub(args[1:], stdout, stderr)
+	case "verify":
+		return verify(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "glimpse %s (Images API v2, Glance schema %s)\n", version, sqlcat.HeadRevision)
 		return 0

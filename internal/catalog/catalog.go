@@ -62,6 +62,19 @@ type Catalog interface {
 	DeleteMember(ctx context.Context, imageID, memberID string) error
 	// CountMembers counts the live memberships of an image.
 	CountMembers(ctx context.Context, imageID string) (int, error)
+
+	// DeleteImageDelayed is DeleteImage under [DEFAULT] delayed_delete:
+	// the image is soft-deleted with status pending_delete and its
+	// locations get status pending_delete; the data stays for the
+	// scrubber. ErrConflict when the status changed meanwhile.
+	DeleteImageDelayed(ctx context.Context, id string, from image.Status) error
+	// PendingDeletes returns the pending_delete images deleted at or
+	// before olderThan, oldest first, with their pending_delete locations.
+	PendingDeletes(ctx context.Context, olderThan time.Time) ([]*image.Image, error)
+	// FinishDelete ends a delayed delete once the data is gone: the image
+	// and its pending_delete locations become deleted. ErrNotFound when the
+	// image is not pending deletion.
+	FinishDelete(ctx context.Context, id string) error
 }
 
 // DataInfo describes data stored for an image.

@@ -278,6 +278,10 @@ func (s *Service) Delete(ctx context.Context, c *auth.Context, id string) error 
 	if img.Protected {
 		return image.E(op, image.Forbidden, "Image %s is protected and cannot be deleted.", id)
 	}
+	// As Glance: only an image with data waits for the scrubber.
+	if s.data.DelayedDelete && len(img.Locations) > 0 {
+		return catalogErr(op, id, s.cat.DeleteImageDelayed(ctx, id, img.Status))
+	}
 	if err := s.cat.DeleteImage(ctx, id, img.Status); err != nil {
 		return catalogErr(op, id, err)
 	}

@@ -67,6 +67,7 @@ func Run(t *testing.T, newCatalog func(t *testing.T) catalog.Catalog) {
 		{"ListMarkerVisibleButNotListed", testListMarkerVisibleButNotListed},
 		{"ListNeverShowsKilled", testListNeverShowsKilled},
 		{"CancelledContext", testCancelledContext},
+		{"DelayedDelete", testDelayedDelete}, {"DelayedDeleteImmediateIsNotPending", testDelayedDeleteImmediateIsNotPending},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
