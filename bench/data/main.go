@@ -1,0 +1,833 @@
+// Command data measures the image data path of a glimpse binary: upload
+// (PUT /v2/images/{id}/file) and download (GET /v2/images/{id}/file)
+// throughput and the server's peak resident memory, next to the limits of
+// the machine it runs on (hash throughput, write+fsync, loopback sendfile).
+//
+// It prints figures and never fails on them.
+//
+//	go run ./bench/data -binary /tmp/glimpse [-size 1GiB] [-runs 3]
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/sha512"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"hash"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"glimpse/internal/hashing"
+)
+
+const (
+	blockSize      = 1 << 20   // generator block and client read buffer
+	goHashBytes    = 256 << 20 // bytes hashed by the Go digest figures
+	sampleInterval = 50 * time.Millisecond
+	readyTimeout   = 30 * time.Second
+	stopTimeout    = 10 * time.Second
+	requestTimeout = 30 * time.Minute // bounds one upload or download
+	opensslSeconds = 3
+	mb             = 1e6 // figures are in MB/s, 10^6 bytes per second
+)
+
+// Goals the figures are read against.
+const (
+	goalUpload   = 0.90
+	goalDownload = 0.80
+	goalRSSMiB   = 48.0
+)
+
+type config struct {
+	binary string
+	size   int64
+	runs   int
+	seed   uint64
+}
+
+func main() {
+	var cfg config
+	var sizeText string
+	flag.StringVar(&cfg.binary, "binary", "", "glimpse binary to start (required)")
+	flag.StringVar(&sizeText, "size", "1GiB", "bytes per upload, fsync test and loopback copy (suffixes KiB, MiB, GiB, KB, MB, GB)")
+	flag.IntVar(&cfg.runs, "runs", 3, "runs; every figure is the median of the runs")
+	flag.Uint64Var(&cfg.seed, "seed", 1, "seed of the pseudo-random image data")
+	flag.Parse()
+	size, err := parseSize(sizeText)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "data:", err)
+		os.Exit(2)
+	}
+	cfg.size = size
+	if cfg.binary == "" || cfg.runs < 1 || cfg.runs > 100 {
+		fmt.Fprintln(os.Stderr, "data: -binary is required and -runs must be 1..100")
+		os.Exit(2)
+	}
+	if err := run(cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "data:", err)
+		os.Exit(1)
+	}
+}
+
+func parseSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+	mult := int64(1)
+	num := s
+	for _, u := range units {
+		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
+			num, mult = rest, u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+	if err != nil || n <= 0 || n > (1<<40)/mult {
+		return 0, fmt.Errorf("bad -size %q: want a positive count such as 1GiB or 256MiB", s)
+	}
+	return n * mult, nil
+}
+
+// figures of one run; rates in MB/s, memory in MiB. A negative rate means
+// not measured.
+type figures struct {
+	generator   float64
+	upload      float64
+	download    float64
+	uploadRSS   float64
+	downloadRSS float64
+	opensslSHA  float64
+	opensslMD5  float64
+	goSHA       float64
+	goMD5       float64
+	goSerial    float64
+	pipeline    float64
+	fsync       float64
+	loopback    float64
+}
+
+func run(cfg config) error {
+	logf("size %d bytes (%.0f MiB), %d runs", cfg.size, float64(cfg.size)/(1<<20), cfg.runs)
+	logf("computing the md5 of the generated stream (untimed)")
+	wantMD5 := streamMD5(cfg.seed, cfg.size)
+	var runs []figures
+	var notes []string
+	for i := range cfg.runs {
+		logf("run %d/%d", i+1, cfg.runs)
+		f, n, err := oneRun(cfg, wantMD5)
+		notes = append(notes, n...)
+		if err != nil {
+			return fmt.Errorf("run %d: %w", i+1, err)
+		}
+		runs = append(runs, f)
+	}
+	printTable(os.Stdout, cfg, runs, dedupe(notes))
+	return nil
+}
+
+func oneRun(cfg config, wantMD5 string) (figures, []string, error) {
+	var f figures
+	var notes []string
+	f.generator = measureGenerator(cfg.seed, cfg.size)
+	logf("  generator %.0f MB/s", f.generator)
+
+	if err := glimpseRun(cfg, wantMD5, &f); err != nil {
+		return f, notes, err
+	}
+	logf("  glimpse upload %.0f MB/s (peak RSS %.1f MiB), download %.0f MB/s (peak RSS %.1f MiB)", f.upload, f.uploadRSS, f.download, f.downloadRSS)
+
+	var err error
+	f.opensslSHA, err = opensslSpeed("sha512")
+	if err != nil {
+		notes = append(notes, "openssl sha512 not measured: "+err.Error())
+		f.opensslSHA = -1
+	}
+	f.opensslMD5, err = opensslSpeed("md5")
+	if err != nil {
+		notes = append(notes, "openssl md5 not measured: "+err.Error())
+		f.opensslMD5 = -1
+	}
+	f.goSHA = goHash(sha512.New())
+	f.goMD5 = goHash(md5.New())
+	f.goSerial = goHash(serial{md5.New(), sha512.New()})
+	f.pipeline, err = pipelineRate(cfg.size)
+	if err != nil {
+		return f, notes, err
+	}
+	logf("  openssl sha512 %.0f md5 %.0f, Go sha512 %.0f md5 %.0f serial %.0f, pipeline %.0f MB/s", f.opensslSHA, f.opensslMD5, f.goSHA, f.goMD5, f.goSerial, f.pipeline)
+	path, rate, err := writeFsync(cfg.size)
+	if path != "" {
+		defer os.Remove(path)
+	}
+	if err != nil {
+		return f, notes, err
+	}
+	f.fsync = rate
+	f.loopback, err = loopbackRate(path, cfg.size)
+	if err != nil {
+		return f, notes, err
+	}
+	logf("  write+fsync %.0f MB/s, loopback sendfile %.0f MB/s", f.fsync, f.loopback)
+	return f, notes, nil
+}
+
+// --- the pseudo-random stream -------------------------------------------
+
+// stream yields size bytes of pseudo-random data, generated one block at a
+// time into a reused buffer, so the bytes depend only on the seed whatever
+// the sizes of the reads. Block k is a fixed 1 MiB block of ChaCha8 output
+// XORed with a sequence that depends on k: every block differs and nothing
+// compresses, at several times the speed of ChaCha8 itself.
+type stream struct {
+	base []byte // ChaCha8 output, fixed for the seed
+	buf  []byte
+	off  int // next unread byte of buf
+	blk  uint64
+	left int64
+}
+
+func newStream(seed uint64, size int64) *stream {
+	var key [32]byte
+	for i := range 4 {
+		binary.LittleEndian.PutUint64(key[i*8:], seed+uint64(i)*0x9e3779b97f4a7c15)
+	}
+	base := make([]byte, blockSize)
+	_, _ = rand.NewChaCha8(key).Read(base)
+	b := make([]byte, blockSize)
+	return &stream{base: base, buf: b, off: len(b), left: size}
+}
+
+// fill generates the next block into buf: each 32-byte lane of the base
+// block is XORed with one step of a Weyl sequence (mixed once), which keeps
+// the loop free of bounds checks and multiplications.
+func (s *stream) fill() {
+	x := (s.blk + 1) * 0xbf58476d1ce4e5b9
+	s.blk++
+	base, buf := s.base, s.buf
+	for len(buf) >= 32 && len(base) >= 32 {
+		x += 0x9e3779b97f4a7c15
+		z := x ^ (x >> 31)
+		binary.LittleEndian.PutUint64(buf[0:], binary.LittleEndian.Uint64(base[0:])^z)
+		binary.LittleEndian.PutUint64(buf[8:], binary.LittleEndian.Uint64(base[8:])^z)
+		binary.LittleEndian.PutUint64(buf[16:], binary.LittleEndian.Uint64(base[16:])^z)
+		binary.LittleEndian.PutUint64(buf[24:], binary.LittleEndian.Uint64(base[24:])^z)
+		buf, base = buf[32:], base[32:]
+	}
+	s.off = 0
+}
+
+func (s *stream) Read(p []byte) (int, error) {
+	if s.left <= 0 {
+		return 0, io.EOF
+	}
+	if s.off == len(s.buf) {
+		s.fill()
+	}
+	n := copy(p, s.buf[s.off:])
+	if int64(n) > s.left {
+		n = int(s.left)
+	}
+	s.off += n
+	s.left -= int64(n)
+	return n, nil
+}
+
+// next returns the next block of the stream (at most blockSize bytes), for
+// consumers that take whole blocks.
+func (s *stream) next() []byte {
+	if s.left <= 0 {
+		return nil
+	}
+	n := blockSize - s.off
+	if s.off == len(s.buf) {
+		s.fill()
+		n = blockSize
+	}
+	if int64(n) > s.left {
+		n = int(s.left)
+	}
+	b := s.buf[s.off : s.off+n]
+	s.off += n
+	s.left -= int64(n)
+	return b
+}
+
+func streamMD5(seed uint64, size int64) string {
+	h := md5.New()
+	s := newStream(seed, size)
+	for b := s.next(); b != nil; b = s.next() {
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func measureGenerator(seed uint64, size int64) float64 {
+	s := newStream(seed, size)
+	start := time.Now()
+	var n int64
+	for b := s.next(); b != nil; b = s.next() {
+		n += int64(len(b))
+	}
+	return rate(n, time.Since(start))
+}
+
+// --- glimpse ---------------------------------------------------------------
+
+func glimpseRun(cfg config, wantMD5 string, f *figures) error {
+	root, err := os.MkdirTemp("", "glimpse-databench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(root)
+	dataDir := filepath.Join(root, "data")
+	if err := os.Mkdir(dataDir, 0o700); err != nil {
+		return err
+	}
+	logPath := filepath.Join(root, "server.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	addr, err := freeLoopbackAddr()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(cfg.binary, "serve", "--data-dir", dataDir, "--listen", addr)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer stopServer(cmd, exited)
+
+	client := newClient()
+	defer client.CloseIdleConnections()
+	base := "http://" + addr
+	if err := waitReady(client, base, exited); err != nil {
+		return fmt.Errorf("%w; server log:\n%s", err, tail(logPath, 2000))
+	}
+	pid := cmd.Process.Pid
+
+	id, err := createImage(client, base)
+	if err != nil {
+		return err
+	}
+	url := base + "/v2/images/" + id + "/file"
+
+	sampler := startSampler(pid)
+	start := time.Now()
+	err = upload(client, url, newStream(cfg.seed, cfg.size), cfg.size)
+	elapsed := time.Since(start)
+	peak := sampler.stop()
+	if err != nil {
+		return fmt.Errorf("upload: %w; server log:\n%s", err, tail(logPath, 2000))
+	}
+	f.upload = rate(cfg.size, elapsed)
+	f.uploadRSS = max(peak, kBField(pid, "VmHWM:")/1024)
+
+	sampler = startSampler(pid)
+	start = time.Now()
+	n, gotMD5, err := download(client, url)
+	elapsed = time.Since(start)
+	f.downloadRSS = sampler.stop()
+	if err != nil {
+		return fmt.Errorf("download: %w", err)
+	}
+	if n != cfg.size {
+		return fmt.Errorf("download: got %d bytes, want %d", n, cfg.size)
+	}
+	if gotMD5 != wantMD5 {
+		return fmt.Errorf("download: got Content-MD5 %q, want %q", gotMD5, wantMD5)
+	}
+	f.download = rate(n, elapsed)
+	return nil
+}
+
+func newClient() *http.Client {
+	return &http.Client{
+		Timeout: requestTimeout,
+		Transport: &http.Transport{
+			Proxy:               nil,
+			DisableCompression:  true,
+			MaxIdleConnsPerHost: 4,
+			WriteBufferSize:     256 << 10,
+			ReadBufferSize:      64 << 10,
+		},
+	}
+}
+
+func freeLoopbackAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// stopServer sends SIGTERM to the started server by PID and escalates to
+// SIGKILL only if it does not exit within stopTimeout.
+func stopServer(cmd *exec.Cmd, exited <-chan error) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(stopTimeout):
+		logf("server pid %d ignored SIGTERM for %s; killing it", cmd.Process.Pid, stopTimeout)
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+}
+
+func waitReady(client *http.Client, base string, exited <-chan error) error {
+	deadline := time.Now().Add(readyTimeout)
+	for attempt := 0; attempt < 1000 && time.Now().Before(deadline); attempt++ {
+		select {
+		case err := <-exited:
+			return fmt.Errorf("server exited before answering: %v", err)
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/versions", nil)
+		resp, err := client.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		cancel()
+		if err == nil && resp.StatusCode == http.StatusOK {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("no 200 from %s/versions within %s", base, readyTimeout)
+}
+
+func createImage(client *http.Client, base string) (string, error) {
+	body := `{"name":"bench-data","disk_format":"raw","container_format":"bare"}`
+	resp, err := client.Post(base+"/v2/images", "application/json", strings.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusCreated {
+		return "", fmt.Errorf("create image: got status %d, want 201: %s", resp.StatusCode, bytes.TrimSpace(data))
+	}
+	var img struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(data, &img); err != nil || img.ID == "" {
+		return "", fmt.Errorf("create image: no id in %s", data)
+	}
+	return img.ID, nil
+}
+
+func upload(client *http.Client, url string, body io.Reader, size int64) error {
+	req, err := http.NewRequest(http.MethodPut, url, body)
+	if err != nil {
+		return err
+	}
+	req.ContentLength = size
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("got status %d, want 204: %s", resp.StatusCode, bytes.TrimSpace(data))
+	}
+	return nil
+}
+
+// download reads the body through a reused 1 MiB buffer and discards it
+// (the bytes are counted, not hashed: the Content-MD5 header is compared
+// with the md5 of the generated stream instead).
+func download(client *http.Client, url string) (int64, string, error) {
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		return 0, "", fmt.Errorf("got status %d, want 200: %s", resp.StatusCode, bytes.TrimSpace(data))
+	}
+	n, err := discard(resp.Body)
+	return n, resp.Header.Get("Content-MD5"), err
+}
+
+func discard(r io.Reader) (int64, error) {
+	buf := make([]byte, blockSize)
+	var n int64
+	for {
+		m, err := r.Read(buf)
+		n += int64(m)
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+// --- RSS -------------------------------------------------------------------
+
+type sampler struct {
+	done chan struct{}
+	peak chan float64
+}
+
+// startSampler reads VmRSS of pid every sampleInterval until stop and
+// reports the largest value seen, in MiB.
+func startSampler(pid int) *sampler {
+	s := &sampler{done: make(chan struct{}), peak: make(chan float64, 1)}
+	go func() {
+		t := time.NewTicker(sampleInterval)
+		defer t.Stop()
+		peak := kBField(pid, "VmRSS:")
+		for {
+			select {
+			case <-s.done:
+				s.peak <- max(peak, kBField(pid, "VmRSS:")) / 1024
+				return
+			case <-t.C:
+				peak = max(peak, kBField(pid, "VmRSS:"))
+			}
+		}
+	}()
+	return s
+}
+
+func (s *sampler) stop() float64 {
+	close(s.done)
+	return <-s.peak
+}
+
+// kBField returns a "kB" field of /proc/<pid>/status, 0 if unreadable.
+func kBField(pid int, field string) float64 {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(data)) {
+		if rest, ok := strings.CutPrefix(line, field); ok {
+			v, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
+			return v
+		}
+	}
+	return 0
+}
+
+// --- machine limits --------------------------------------------------------
+
+// opensslSpeed runs `openssl speed -evp algo` on 1 MiB blocks and returns
+// its MB/s.
+func opensslSpeed(algo string) (float64, error) {
+	path, err := exec.LookPath("openssl")
+	if err != nil {
+		return 0, errors.New("openssl is missing")
+	}
+	out, err := exec.Command(path, "speed", "-evp", algo, "-bytes", "1048576", "-seconds", strconv.Itoa(opensslSeconds)).Output()
+	if err != nil {
+		return 0, fmt.Errorf("openssl speed -evp %s: %v", algo, err)
+	}
+	// The result is the last line whose first field names the digest and
+	// whose last field is a rate in thousands of bytes per second: "12345.67k".
+	var found float64
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 2 || !strings.Contains(strings.ToLower(fields[0]), algo) {
+			continue
+		}
+		last := fields[len(fields)-1]
+		if v, ok := strings.CutSuffix(last, "k"); ok {
+			if k, err := strconv.ParseFloat(v, 64); err == nil {
+				found = k * 1000 / mb
+			}
+		}
+	}
+	if found == 0 {
+		return 0, fmt.Errorf("no rate in the output of openssl speed -evp %s", algo)
+	}
+	return found, nil
+}
+
+func goHash(h hash.Hash) float64 {
+	buf := randomBlock()
+	start := time.Now()
+	for range goHashBytes / blockSize {
+		h.Write(buf)
+	}
+	h.Sum(nil)
+	return rate(goHashBytes, time.Since(start))
+}
+
+// serial feeds every write to both hashes one after the other, on one
+// goroutine: the figure the pipeline's two workers are meant to beat.
+type serial struct{ a, b hash.Hash }
+
+func (s serial) Write(p []byte) (int, error) {
+	s.a.Write(p)
+	return s.b.Write(p)
+}
+func (s serial) Sum(b []byte) []byte { return s.b.Sum(s.a.Sum(b)) }
+func (s serial) Reset()              { s.a.Reset(); s.b.Reset() }
+func (s serial) Size() int           { return s.a.Size() + s.b.Size() }
+func (s serial) BlockSize() int      { return s.b.BlockSize() }
+
+func randomBlock() []byte {
+	b := make([]byte, blockSize)
+	_, _ = rand.NewChaCha8([32]byte{7}).Read(b)
+	return b
+}
+
+// pipelineRate writes size bytes through glimpse's hashing pipeline (MD5
+// and sha512 on their own goroutines) and returns its MB/s.
+func pipelineRate(size int64) (float64, error) {
+	h, err := hashing.New("sha512")
+	if err != nil {
+		return 0, err
+	}
+	defer h.Close()
+	buf := randomBlock()
+	start := time.Now()
+	for left := size; left > 0; {
+		n := min(left, int64(len(buf)))
+		if _, err := h.Write(buf[:n]); err != nil {
+			return 0, err
+		}
+		left -= n
+	}
+	h.Sum()
+	return rate(size, time.Since(start)), nil
+}
+
+// writeFsync writes size bytes to a new file in os.TempDir (the file system
+// of the data dir), fsyncs and closes it, and returns its path (for the
+// loopback test, which serves it; the caller removes it) and the MB/s.
+func writeFsync(size int64) (string, float64, error) {
+	f, err := os.CreateTemp("", "glimpse-databench-fsync-")
+	if err != nil {
+		return "", 0, err
+	}
+	path := f.Name()
+	buf := randomBlock()
+	start := time.Now()
+	for left := size; left > 0; {
+		n := min(left, int64(len(buf)))
+		if _, err := f.Write(buf[:n]); err != nil {
+			f.Close()
+			return path, 0, err
+		}
+		left -= n
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return path, 0, err
+	}
+	if err := f.Close(); err != nil {
+		return path, 0, err
+	}
+	return path, rate(size, time.Since(start)), nil
+}
+
+// loopbackRate serves the file at path from an in-process HTTP server with
+// io.Copy (sendfile) and reads it over loopback with the same client code as
+// the glimpse download.
+func loopbackRate(path string, size int64) (float64, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	srv := &http.Server{
+		ReadHeaderTimeout: 10 * time.Second,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			f, err := os.Open(path)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			defer f.Close()
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+			_, _ = io.Copy(w, f)
+		}),
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = srv.Serve(l) })
+	defer func() {
+		_ = srv.Close()
+		wg.Wait()
+	}()
+	client := newClient()
+	defer client.CloseIdleConnections()
+	url := "http://" + l.Addr().String() + "/"
+	// One untimed request warms the connection and the page cache.
+	if _, _, err := download(client, url); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	n, _, err := download(client, url)
+	elapsed := time.Since(start)
+	if err != nil {
+		return 0, err
+	}
+	if n != size {
+		return 0, fmt.Errorf("loopback: got %d bytes, want %d", n, size)
+	}
+	return rate(n, elapsed), nil
+}
+
+// --- output ----------------------------------------------------------------
+
+func rate(n int64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds() / mb
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+type row struct {
+	name, unit string
+	get        func(figures) float64
+}
+
+var rows = []row{
+	{"generator", "MB/s", func(f figures) float64 { return f.generator }},
+	{"glimpse upload", "MB/s", func(f figures) float64 { return f.upload }},
+	{"glimpse download", "MB/s", func(f figures) float64 { return f.download }},
+	{"peak RSS upload", "MiB", func(f figures) float64 { return f.uploadRSS }},
+	{"peak RSS download", "MiB", func(f figures) float64 { return f.downloadRSS }},
+	{"openssl sha512", "MB/s", func(f figures) float64 { return f.opensslSHA }},
+	{"openssl md5", "MB/s", func(f figures) float64 { return f.opensslMD5 }},
+	{"Go sha512", "MB/s", func(f figures) float64 { return f.goSHA }},
+	{"Go md5", "MB/s", func(f figures) float64 { return f.goMD5 }},
+	{"Go md5 then sha512, one goroutine", "MB/s", func(f figures) float64 { return f.goSerial }},
+	{"hashing pipeline md5+sha512", "MB/s", func(f figures) float64 { return f.pipeline }},
+	{"write+fsync", "MB/s", func(f figures) float64 { return f.fsync }},
+	{"loopback sendfile", "MB/s", func(f figures) float64 { return f.loopback }},
+}
+
+func printTable(w io.Writer, cfg config, runs []figures, notes []string) {
+	fmt.Fprintf(w, "glimpse data path: %s, size %d bytes, %d runs, %s, %d CPUs\n\n",
+		cfg.binary, cfg.size, len(runs), time.Now().UTC().Format(time.RFC3339), runtime.NumCPU())
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "figure\tunit\tmedian\t")
+	for i := range runs {
+		fmt.Fprintf(tw, "run %d\t", i+1)
+	}
+	fmt.Fprintln(tw)
+	med := map[string]float64{}
+	for _, r := range rows {
+		vals := make([]float64, len(runs))
+		for i, f := range runs {
+			vals[i] = r.get(f)
+		}
+		m := median(vals)
+		med[r.name] = m
+		fmt.Fprintf(tw, "%s\t%s\t%s\t", r.name, r.unit, num(m))
+		for _, v := range vals {
+			fmt.Fprintf(tw, "%s\t", num(v))
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+
+	limit := med["write+fsync"]
+	limitName := "write+fsync"
+	if s := med["openssl sha512"]; s > 0 && s < limit {
+		limit, limitName = s, "openssl sha512"
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ratio (medians)\tvalue\tgoal\tmet")
+	up := med["glimpse upload"] / limit
+	fmt.Fprintf(tw, "upload / min(openssl sha512, write+fsync) [%s]\t%.0f%%\t>= %.0f%%\t%s\n", limitName, 100*up, 100*goalUpload, yes(up >= goalUpload))
+	down := med["glimpse download"] / med["loopback sendfile"]
+	fmt.Fprintf(tw, "download / loopback sendfile\t%.0f%%\t>= %.0f%%\t%s\n", 100*down, 100*goalDownload, yes(down >= goalDownload))
+	rss := med["peak RSS upload"]
+	goalNote := ""
+	if cfg.size != 1<<30 {
+		goalNote = " (goal is for 1 GiB)"
+	}
+	fmt.Fprintf(tw, "peak RSS during upload%s\t%.1f MiB\t<= %.0f MiB\t%s\n", goalNote, rss, goalRSSMiB, yes(rss <= goalRSSMiB))
+	fmt.Fprintf(tw, "peak RSS during download\t%.1f MiB\t\t\n", med["peak RSS download"])
+	tw.Flush()
+	fmt.Fprintln(w, "\nMB = 10^6 bytes. Download verifies the byte count and Content-MD5 (the md5 of the generated stream, computed before the runs); it does not hash the body.")
+	for _, n := range notes {
+		fmt.Fprintln(w, "note:", n)
+	}
+}
+
+func num(v float64) string {
+	if v < 0 {
+		return "n/a"
+	}
+	if v < 100 {
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 0, 64)
+}
+
+func yes(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func dedupe(s []string) []string {
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
+func tail(path string, n int) string {
+	data, _ := os.ReadFile(path)
+	if len(data) > n {
+		data = data[len(data)-n:]
+	}
+	return string(data)
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, time.Now().UTC().Format("15:04:05 ")+format+"\n", args...)
+}
