@@ -7,6 +7,13 @@
 // synced and then renamed into place without replacing an existing file;
 // the directory is synced after every rename and unlink. A crash leaves at
 // most temporary files behind, which CleanTemp removes.
+//
+// Several processes may share one directory. The writer of a temporary
+// file holds an exclusive flock(2) on it until the file is renamed into
+// place or removed; the kernel drops the lock when the process dies. A
+// temporary file whose lock can be taken therefore belongs to no live
+// upload: CleanTemp removes only those, and UploadInProgress tells whether
+// some process is writing an image.
 package file
 
 import (
@@ -290,11 +297,13 @@ func (d *Driver) Put(ctx context.Context, imageID string, r io.Reader, size int6
 	}
 	defer d.untrack(tmp)
 	published := false
+	// The file stays open, and so locked, until it is renamed or removed:
+	// another process's CleanTemp must not take it in between.
 	defer func() {
 		if !published {
-			f.Close()
 			os.Remove(tmp)
 		}
+		f.Close()
 	}()
 
 	n, cerr := d.copy(ctx, f, r, size)
@@ -308,9 +317,6 @@ func (d *Driver) Put(ctx context.Context, imageID string, r io.Reader, size int6
 		}
 	}
 	if err := f.Sync(); err != nil {
-		return fail(writeKind(err), err)
-	}
-	if err := f.Close(); err != nil {
 		return fail(writeKind(err), err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -333,26 +339,89 @@ func (d *Driver) Put(ctx context.Context, imageID string, r io.Reader, size int6
 }
 
 // createTemp creates an empty hidden file next to where the image goes, with
-// the mode the umask gives (as glance_store's open(path, "wb") does).
+// the mode the umask gives (as glance_store's open(path, "wb") does), and
+// locks it (see the package comment).
 func (d *Driver) createTemp(imageID string) (*os.File, string, error) {
 	for range 10 {
 		var rnd [8]byte
 		rand.Read(rnd[:])
 		name := filepath.Join(d.dir, "."+imageID+"."+hex.EncodeToString(rnd[:])+".tmp")
-		// Registered before it exists, so that CleanTemp never takes it.
+		// Registered before it exists, so that this driver's CleanTemp
+		// never takes it.
 		d.mu.Lock()
 		d.active[name] = struct{}{}
 		d.mu.Unlock()
 		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
-		if err == nil {
-			return f, name, nil
+		if err != nil {
+			d.untrack(name)
+			if !errors.Is(err, os.ErrExist) {
+				return nil, "", err
+			}
+			continue
 		}
-		d.untrack(name)
-		if !errors.Is(err, os.ErrExist) {
-			return nil, "", err
+		ok, err := lockCreated(f, name)
+		if err != nil || !ok {
+			f.Close()
+			d.untrack(name)
+			if err != nil {
+				os.Remove(name)
+				return nil, "", err
+			}
+			continue
 		}
+		return f, name, nil
 	}
 	return nil, "", errors.New("cannot create a temporary file")
+}
+
+// lockCreated takes the writer's lock on a temporary file just created and
+// reports whether the name still refers to it: another process's CleanTemp
+// may have locked and removed it between the creation and the lock (the
+// name is then gone, and a new one must be made).
+func lockCreated(f *os.File, name string) (bool, error) {
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, unix.EINTR) {
+			return false, fmt.Errorf("lock %s: %w", name, err)
+		}
+	}
+	var held, named unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &held); err != nil {
+		return false, err
+	}
+	if err := unix.Lstat(name, &named); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return false, nil
+		}
+		return false, err
+	}
+	return held.Dev == named.Dev && held.Ino == named.Ino, nil
+}
+
+// tryLock opens the file at p and takes its lock without waiting. It
+// returns the open, locked file; busy when a live writer holds the lock.
+func tryLock(p string) (f *os.File, busy bool, err error) {
+	f, err = os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, false, err
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, true, nil
+		}
+		return nil, false, err
+	}
+	return f, false, nil
 }
 
 func (d *Driver) untrack(name string) {
@@ -589,9 +658,10 @@ func IsTemp(name string) bool {
 	return err == nil
 }
 
-// CleanTemp removes the temporary files a crashed process left in the
-// directory; files this driver is writing are kept. Call it at start-up,
-// before another process may write to the same directory.
+// CleanTemp removes the temporary files that crashed or abandoned uploads
+// left in the directory: files this driver is writing, and files whose
+// lock a live writer (in any process) holds, are kept. Call it at start-up;
+// it is safe while other processes upload to the same directory.
 func (d *Driver) CleanTemp() (removed int, err error) {
 	ents, err := os.ReadDir(d.dir)
 	if err != nil {
@@ -609,16 +679,69 @@ func (d *Driver) CleanTemp() (removed int, err error) {
 		if busy {
 			continue
 		}
-		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		f, busy, err := tryLock(p)
+		if errors.Is(err, os.ErrNotExist) || busy {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		// Removed while locked: its writer, were it still starting, finds
+		// the name gone once it gets the lock, and makes a new one.
+		err = os.Remove(p)
+		f.Close()
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 			continue
 		}
 		removed++
 	}
+	if removed > 0 {
+		syncDir(d.dir)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return removed, fmt.Errorf("file store: %w", err)
 	}
 	return removed, nil
+}
+
+// UploadInProgress reports whether a live writer, in this process or in
+// another one sharing the directory, is writing data for imageID: a
+// temporary file of that image exists and its lock is held.
+func (d *Driver) UploadInProgress(imageID string) bool {
+	if !validID(imageID) {
+		return false
+	}
+	prefix := filepath.Join(d.dir, "."+imageID+".")
+	d.mu.Lock()
+	for name := range d.active {
+		if strings.HasPrefix(name, prefix) && len(name) == len(prefix)+16+len(".tmp") {
+			d.mu.Unlock()
+			return true
+		}
+	}
+	d.mu.Unlock()
+	ents, err := os.ReadDir(d.dir)
+	if err != nil {
+		// Unknown: say busy rather than let a caller take a live upload
+		// for an interrupted one.
+		return true
+	}
+	for _, e := range ents {
+		n := e.Name()
+		if !IsTemp(n) || !strings.HasPrefix(n, "."+imageID+".") || len(n) != len(imageID)+2+16+len(".tmp") {
+			continue
+		}
+		f, busy, err := tryLock(filepath.Join(d.dir, n))
+		if busy {
+			return true
+		}
+		if err == nil {
+			f.Close()
+		}
+	}
+	return false
 }
 
 var (

@@ -683,3 +683,123 @@ func TestRegisteredAndSet(t *testing.T) {
 		t.Errorf("Default: got %q, want fast", set.DefaultID())
 	}
 }
+
+// TestCleanTempSharedDir: a second driver on the same directory (as a
+// second process would open it) keeps a temporary file whose writer is
+// alive and removes it once the writer is gone.
+func TestCleanTempSharedDir(t *testing.T) {
+	d1 := newDriver(t)
+	d2, err := New(d1.Dir())
+	if err != nil {
+		t.Fatalf("New: got error %v, want nil", err)
+	}
+	f, tmp, err := d1.createTemp(imageID)
+	if err != nil {
+		t.Fatalf("createTemp: got error %v, want nil", err)
+	}
+	if _, err := f.WriteString("partial"); err != nil {
+		t.Fatal(err)
+	}
+	if !d2.UploadInProgress(imageID) {
+		t.Errorf("UploadInProgress(%s) with a live writer: got false, want true", imageID)
+	}
+	if d2.UploadInProgress("other-id") {
+		t.Errorf("UploadInProgress(other-id): got true, want false")
+	}
+	removed, err := d2.CleanTemp()
+	if err != nil || removed != 0 {
+		t.Errorf("CleanTemp with a live writer: got %d removed, error %v; want 0, nil", removed, err)
+	}
+	if _, err := os.Stat(tmp); err != nil {
+		t.Fatalf("temporary file of a live writer: got %v, want it kept", err)
+	}
+
+	// The writer goes away without renaming (as a killed process would).
+	f.Close()
+	d1.untrack(tmp)
+	if d2.UploadInProgress(imageID) {
+		t.Errorf("UploadInProgress(%s) after the writer is gone: got true, want false", imageID)
+	}
+	removed, err = d2.CleanTemp()
+	if err != nil || removed != 1 {
+		t.Errorf("CleanTemp after the writer is gone: got %d removed, error %v; want 1, nil", removed, err)
+	}
+	if _, err := os.Stat(tmp); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("temporary file after the writer is gone: got %v, want it removed", err)
+	}
+	if got := listDir(t, d1.Dir()); len(got) != 0 {
+		t.Errorf("directory after CleanTemp: got %v, want empty", got)
+	}
+}
+
+// TestCleanTempSharedDirPut: a Put streaming through one driver survives
+// another driver's CleanTemp and completes with all its data.
+func TestCleanTempSharedDirPut(t *testing.T) {
+	d1 := newDriver(t)
+	d2, err := New(d1.Dir())
+	if err != nil {
+		t.Fatalf("New: got error %v, want nil", err)
+	}
+	ctx := context.Background()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := d1.Put(ctx, imageID, pr, -1)
+		done <- err
+	}()
+	pw.Write([]byte("first part"))
+	waitFor(t, func() bool { return d2.UploadInProgress(imageID) })
+	if removed, err := d2.CleanTemp(); err != nil || removed != 0 {
+		t.Errorf("CleanTemp during another driver's Put: got %d removed, error %v; want 0, nil", removed, err)
+	}
+	pw.Write([]byte(", second part"))
+	pw.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("Put: got error %v, want nil", err)
+	}
+	if d2.UploadInProgress(imageID) {
+		t.Errorf("UploadInProgress after Put returned: got true, want false")
+	}
+	b, err := os.ReadFile(filepath.Join(d1.Dir(), imageID))
+	if err != nil || string(b) != "first part, second part" {
+		t.Errorf("image file: got %q, %v; want %q", b, err, "first part, second part")
+	}
+}
+
+// TestLockCreatedLostName: a writer whose fresh temporary file was removed
+// by another process's CleanTemp before it got the lock notices, and Put
+// still succeeds with a new name.
+func TestLockCreatedLostName(t *testing.T) {
+	d := newDriver(t)
+	name := filepath.Join(d.Dir(), "."+imageID+".0123456789abcdef.tmp")
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := os.Remove(name); err != nil {
+		t.Fatal(err)
+	}
+	ok, err := lockCreated(f, name)
+	if err != nil || ok {
+		t.Errorf("lockCreated on a removed name: got %v, %v; want false, nil", ok, err)
+	}
+	// Another file now under the name: still not ours.
+	if err := os.WriteFile(name, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ok, err = lockCreated(f, name)
+	if err != nil || ok {
+		t.Errorf("lockCreated on a replaced name: got %v, %v; want false, nil", ok, err)
+	}
+	os.Remove(name)
+	g, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	ok, err = lockCreated(g, name)
+	if err != nil || !ok {
+		t.Errorf("lockCreated on its own file: got %v, %v; want true, nil", ok, err)
+	}
+}
