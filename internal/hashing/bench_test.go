@@ -127,6 +127,10 @@ func BenchmarkHasher(b *testing.B) {
 			_, err := io.CopyBuffer(io.Discard, io.TeeReader(&sliceReader{benchData()}, h), make([]byte, ChunkSize))
 			return err
 		}},
+		{"ReadFrom", func(h *Hasher) error {
+			_, err := io.Copy(h, &sliceReader{benchData()})
+			return err
+		}},
 		{"Reader.WriteTo", func(h *Hasher) error {
 			_, err := io.Copy(io.Discard, h.Reader(&sliceReader{benchData()}))
 			return err

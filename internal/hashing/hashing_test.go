@@ -153,6 +153,12 @@ func TestDigestsMatchReference(t *testing.T) {
 				t.Fatalf("Copy wrote %d bytes differing from the %d read", dst.Len(), len(data))
 			}
 		}},
+		{"ReadFrom", 10 << 20, func(t *testing.T, h *Hasher, data []byte) {
+			n, err := io.Copy(h, &oddReader{data: data, sizes: []int{7, 4097, 65536, 1}})
+			if err != nil || n != int64(len(data)) {
+				t.Fatalf("io.Copy into the Hasher = %d, %v; want %d, nil", n, err, len(data))
+			}
+		}},
 		{"Reader Read", 10 << 20, func(t *testing.T, h *Hasher, data []byte) {
 			got, err := io.ReadAll(h.Reader(&oddReader{data: data, sizes: []int{4097, 7}}))
 			if err != nil {
@@ -406,6 +412,16 @@ func (r *failingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+func TestReadFromError(t *testing.T) {
+	data := randomBytes(2*ChunkSize+5, 10)
+	h, _ := New("sha512")
+	defer h.Close()
+	n, err := h.ReadFrom(&failingReader{bytes.NewReader(data)})
+	if !errors.Is(err, errNetwork) || n != int64(len(data)) {
+		t.Errorf("ReadFrom: got %d, %v; want %d, %v", n, err, len(data), errNetwork)
+	}
+}
+
 func TestCopyErrors(t *testing.T) {
 	data := randomBytes(8*ChunkSize, 6)
 	cases := []struct {
@@ -531,6 +547,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 		{"Copy stream, Sum", 2, func(h *Hasher) { Copy(io.Discard, bytes.NewReader(data), h) }},
 		{"store fails", 2, func(h *Hasher) { Copy(&failingWriter{limit: 2 * ChunkSize}, bytes.NewReader(data), h) }},
 		{"client fails", 2, func(h *Hasher) { Copy(io.Discard, &failingReader{bytes.NewReader(data)}, h) }},
+		{"ReadFrom", 2, func(h *Hasher) { h.ReadFrom(bytes.NewReader(data)) }},
 	}
 	for _, sc := range scenarios {
 		for _, end := range []string{"Sum", "Close"} {
@@ -618,8 +635,8 @@ func TestCloseAbandonsQueuedWork(t *testing.T) {
 	}
 }
 
-// FuzzHasher feeds arbitrary data in arbitrary pieces, through Write and
-// Copy, to Hashers with tiny chunks and rings, and compares with the
+// FuzzHasher feeds arbitrary data in arbitrary pieces, through Write, Copy
+// and ReadFrom, to Hashers with tiny chunks and rings, and compares with the
 // reference digests.
 func FuzzHasher(f *testing.F) {
 	f.Add([]byte(""), []byte{}, uint8(0), uint8(1), uint8(1))
@@ -644,13 +661,20 @@ func FuzzHasher(f *testing.F) {
 			if len(pieces) > 0 {
 				n = min(int(pieces[i%len(pieces)])+1, n)
 			}
-			if i%3 == 2 {
+			switch i % 4 {
+			case 2:
 				var dst bytes.Buffer
 				if m, err := Copy(&dst, bytes.NewReader(rest[:n]), h); err != nil || m != int64(n) || !bytes.Equal(dst.Bytes(), rest[:n]) {
-					t.Fatalf("Copy of %d bytes: wrote %d, %v", n, m, err)
+					t.Fatalf("Copy of %d bytes: got %d written, %v; want %d, nil and the same bytes", n, m, err, n)
 				}
-			} else if _, err := h.Write(rest[:n]); err != nil {
-				t.Fatal(err)
+			case 3:
+				if m, err := h.ReadFrom(bytes.NewReader(rest[:n])); err != nil || m != int64(n) {
+					t.Fatalf("ReadFrom of %d bytes: got %d, %v; want %d, nil", n, m, err, n)
+				}
+			default:
+				if _, err := h.Write(rest[:n]); err != nil {
+					t.Fatal(err)
+				}
 			}
 			rest = rest[n:]
 		}
