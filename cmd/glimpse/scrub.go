@@ -22,7 +22,16 @@ var errNoSchema = errors.New("the catalog is empty; run glimpse db sync or start
 
 // openData opens the configured catalog, refusing one whose schema this
 // build cannot serve, and the configured stores.
-func openData(ctx context.Context, cfg *config.Config, stderr io.Writer) (*sqlcat.DB, *store.Set, int) {
+func openData(ctx context.Context, o *options, stderr io.Writer) (*config.Config, *sqlcat.DB, *store.Set, int) {
+	cfg, ok := loadConfig(o, stderr)
+	if !ok {
+		return nil, nil, nil, exitUsage
+	}
+	db, stores, code := openCatalogAndStores(ctx, cfg, stderr)
+	return cfg, db, stores, code
+}
+
+func openCatalogAndStores(ctx context.Context, cfg *config.Config, stderr io.Writer) (*sqlcat.DB, *store.Set, int) {
 	if _, err := server.CatalogPath(cfg); err != nil {
 		fmt.Fprintf(stderr, "glimpse: config error: %v\n", err)
 		return nil, nil, exitUsage
@@ -59,13 +68,9 @@ func scrub(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	cfg, ok := loadConfig(o, stderr)
-	if !ok {
-		return exitUsage
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	db, stores, code := openData(ctx, cfg, stderr)
+	cfg, db, stores, code := openData(ctx, o, stderr)
 	if code != 0 {
 		return code
 	}

@@ -31,13 +31,9 @@ func verify(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "glimpse verify: name image IDs or pass --all (not both)\n%s", usage)
 		return exitUsage
 	}
-	cfg, ok := loadConfig(o, stderr)
-	if !ok {
-		return exitUsage
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	db, stores, code := openData(ctx, cfg, stderr)
+	_, db, stores, code := openData(ctx, o, stderr)
 	if code != 0 {
 		return code
 	}
