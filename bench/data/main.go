@@ -20,6 +20,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"glimpse/bench/internal/launch"
 	"hash"
 	"io"
 	"math/rand/v2"
@@ -33,7 +34,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -310,7 +310,7 @@ func glimpseRun(cfg config, wantMD5 string, f *figures) error {
 		return err
 	}
 	defer logFile.Close()
-	addr, err := freeLoopbackAddr()
+	addr, err := launch.FreeLoopbackAddr()
 	if err != nil {
 		return err
 	}
@@ -379,26 +379,9 @@ func newClient() *http.Client {
 	}
 }
 
-func freeLoopbackAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-// stopServer sends SIGTERM to the started server by PID and escalates to
-// SIGKILL only if it does not exit within stopTimeout.
+// stopServer stops a server this tool started.
 func stopServer(cmd *exec.Cmd, exited <-chan error) {
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(stopTimeout):
-		logf("server pid %d ignored SIGTERM for %s; killing it", cmd.Process.Pid, stopTimeout)
-		_ = cmd.Process.Kill()
-		<-exited
-	}
+	launch.Stop(cmd, exited, stopTimeout, logf)
 }
 
 func waitReady(client *http.Client, base string, exited <-chan error) error {

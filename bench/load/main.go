@@ -13,6 +13,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"glimpse/bench/internal/launch"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -199,7 +200,7 @@ func runFresh(ctx context.Context, b *bench, cfg config) (figures, error) {
 	}
 	defer logFile.Close()
 
-	addr, err := freeLoopbackAddr()
+	addr, err := launch.FreeLoopbackAddr()
 	if err != nil {
 		return figures{}, err
 	}
@@ -220,26 +221,9 @@ func runFresh(ctx context.Context, b *bench, cfg config) (figures, error) {
 	return b.runPhases(ctx, base, cmd.Process.Pid, cfg.images)
 }
 
-func freeLoopbackAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-// stopServer sends SIGTERM to the started server by PID and escalates to
-// SIGKILL only if it does not exit within stopTimeout.
+// stopServer stops a server this tool started.
 func stopServer(cmd *exec.Cmd, exited <-chan error) {
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(stopTimeout):
-		logf("server pid %d ignored SIGTERM for %s; killing it", cmd.Process.Pid, stopTimeout)
-		_ = cmd.Process.Kill()
-		<-exited
-	}
+	launch.Stop(cmd, exited, stopTimeout, logf)
 }
 
 func tail(path string, n int) string {
