@@ -229,14 +229,23 @@ type Change func(img *image.Image) error
 // transaction guarded by the status it was loaded in. attemptedTags is
 // the tag count the client asked for (-1 when the change does not set tags).
 func (s *Service) Update(ctx context.Context, c *auth.Context, id string, change Change, attemptedTags int) (*image.Image, error) {
-	return s.update(ctx, c, id, change, attemptedTags, "You do not own this image")
+	return s.update(ctx, c, id, change, attemptedTags, "You do not own this image", s.get)
+}
+
+// loader loads the image a use case works on, with the wording of a
+// missing image that its route uses.
+type loader func(ctx context.Context, c *auth.Context, op, id string) (*image.Image, error)
+
+// get is Get as a loader.
+func (s *Service) get(ctx context.Context, c *auth.Context, _, id string) (*image.Image, error) {
+	return s.Get(ctx, c, id)
 }
 
 // update is Update with the refusal Glance words per route for callers
 // who may see the image but not change it.
-func (s *Service) update(ctx context.Context, c *auth.Context, id string, change Change, attemptedTags int, denied string) (*image.Image, error) {
+func (s *Service) update(ctx context.Context, c *auth.Context, id string, change Change, attemptedTags int, denied string, load loader) (*image.Image, error) {
 	const op = "imageops.Update"
-	old, err := s.Get(ctx, c, id)
+	old, err := load(ctx, c, op, id)
 	if err != nil {
 		return nil, err
 	}
@@ -332,7 +341,7 @@ func (s *Service) AddTag(ctx context.Context, c *auth.Context, id, tag string) e
 			return image.E("imageops.AddTag", image.TooLarge, "Image tag limit exceeded for image %s: The limit has been exceeded on the number of allowed image tags. Attempted: %d, Maximum: %d:", id, len(img.Tags), q)
 		}
 		return nil
-	}, -1, "Not allowed to update tags for image "+id+".")
+	}, -1, "Not allowed to update tags for image "+id+".", s.memberImage)
 	return err
 }
 
@@ -345,7 +354,8 @@ func (s *Service) DeleteTag(ctx context.Context, c *auth.Context, id, tag string
 				return nil
 			}
 		}
-		return image.E("imageops.DeleteTag", image.NotFound, "Tag %s not found", tag)
-	}, -1, "Not allowed to update tags for image "+id+".")
+		// Glance answers an absent tag with the generic 404 text.
+		return image.E("imageops.DeleteTag", image.NotFound, "")
+	}, -1, "Not allowed to update tags for image "+id+".", s.memberImage)
 	return err
 }

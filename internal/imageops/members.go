@@ -9,8 +9,8 @@ import (
 	"glimpse/internal/image"
 )
 
-// memberImage loads an image for a member call: invisible images are
-// NotFound with the wording Glance uses on member and tag routes.
+// memberImage loads an image for a member or tag call: invisible images
+// are NotFound with the wording Glance uses on those routes.
 func (s *Service) memberImage(ctx context.Context, c *auth.Context, op, id string) (*image.Image, error) {
 	img, err := s.Get(ctx, c, id)
 	if image.Is(image.NotFound, err) {

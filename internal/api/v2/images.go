@@ -136,14 +136,6 @@ func (a *API) reactivate(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// tagImageErr rewords a missing image as Glance's tag routes do.
-func tagImageErr(id string, err error) error {
-	if image.Is(image.NotFound, err) && strings.HasPrefix(image.Message(err), "No image found") {
-		return image.E("v2.tags", image.NotFound, "Image %s not found.", id)
-	}
-	return err
-}
-
 func (a *API) addTag(w http.ResponseWriter, r *http.Request) error {
 	id, tag := r.PathValue("id"), r.PathValue("tag")
 	if strings.Contains(tag, "/") {
@@ -153,7 +145,7 @@ func (a *API) addTag(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := a.ops.AddTag(r.Context(), caller(r), id, tag); err != nil {
-		return tagImageErr(id, err)
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -161,13 +153,7 @@ func (a *API) addTag(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) deleteTag(w http.ResponseWriter, r *http.Request) error {
 	id, tag := r.PathValue("id"), r.PathValue("tag")
-	err := a.ops.DeleteTag(r.Context(), caller(r), id, tag)
-	if err != nil {
-		err = tagImageErr(id, err)
-		if image.Is(image.NotFound, err) && !strings.HasPrefix(image.Message(err), "Image ") {
-			// Glance answers an absent tag with the generic 404 text.
-			return image.E("v2.tags", image.NotFound, "")
-		}
+	if err := a.ops.DeleteTag(r.Context(), caller(r), id, tag); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
