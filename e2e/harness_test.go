@@ -121,9 +121,10 @@ func serverEnv() []string {
 
 // startGlimpse runs `glimpse serve` on an ephemeral loopback port, reads
 // the address it reports, and waits until /versions answers.
-func startGlimpse(t *testing.T, bin, dataDir string) *glimpseProcess {
+func startGlimpse(t *testing.T, bin, dataDir string, extra ...string) *glimpseProcess {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0")
+	args := append([]string{"serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0"}, extra...)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = serverEnv()
 	p := &glimpseProcess{cmd: cmd, logs: &lockedBuffer{}, done: make(chan struct{})}
 	cmd.Stdout = p.logs

@@ -27,8 +27,11 @@ command -v go >/dev/null 2>&1 || die "go not found on PATH or in /usr/local/go/b
 require_backends="${GLIMPSE_REQUIRE_BACKENDS:-0}"
 
 # --- Debian packages -------------------------------------------------------
-# gcc and libc6-dev: the race detector needs cgo.
-packages=(python3-openstackclient python3-glanceclient sqlite3 gcc libc6-dev)
+# gcc and libc6-dev: the race detector needs cgo. qemu-utils: real disk
+# images for the format inspector. python3-keystone, uwsgi-plugin-python3,
+# curl, jq: a real Keystone on loopback for the authentication tests.
+# python3-oslo.policy: the policy engine is checked against the real one.
+packages=(python3-openstackclient python3-glanceclient sqlite3 gcc libc6-dev qemu-utils python3-keystone uwsgi-plugin-python3 curl jq python3-oslo.policy)
 
 step "Debian packages: ${packages[*]}"
 missing=()
@@ -82,14 +85,29 @@ go vet ./...
 step "go build ./..."
 go build ./...
 
+step "Keystone on loopback (scripts/keystone/start.sh)"
+keystone_started=0
+if keystone_env="$(scripts/keystone/start.sh)"; then
+	eval "$keystone_env"
+	keystone_started=1
+else
+	if [ "$require_backends" = "1" ]; then
+		die "Keystone could not be started and GLIMPSE_REQUIRE_BACKENDS=1"
+	fi
+	echo "############################################################"
+	echo "# WARNING: Keystone did not start: the Keystone tests will"
+	echo "# SKIP."
+	echo "############################################################"
+fi
+bindir="$(mktemp -d)"
+trap 'rm -rf "$bindir"; if [ "$keystone_started" = 1 ]; then scripts/keystone/stop.sh >/dev/null || true; fi' EXIT
+
 step "go test -race ./..."
 # The end-to-end tests run in their own step below with the built binary.
 env -u GLIMPSE_BIN -u GLIMPSE_E2E_ENDPOINT go test -race -timeout 20m ./...
 
 # --- End to end ----------------------------------------------------------
 step "build glimpse for the end-to-end tests"
-bindir="$(mktemp -d)"
-trap 'rm -rf "$bindir"' EXIT
 # Built with the race detector: a data race in the server under the
 # clients' traffic makes it exit non-zero, which the tests check.
 go build -race -o "$bindir/glimpse" ./cmd/glimpse

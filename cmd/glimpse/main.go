@@ -45,6 +45,8 @@ const usage = `usage:
   glimpse db version [--config FILE] [--data-dir DIR]
   glimpse scrub [--config FILE] [--data-dir DIR]
   glimpse verify [--config FILE] [--data-dir DIR] (--all | ID...)
+  glimpse policy check RULE [--config FILE] [--roles R1,R2] [--project P] [--target KEY=VALUE ...]
+  glimpse policy list [--config FILE]
   glimpse version
 `
 
@@ -66,6 +68,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return scrub(args[1:], stdout, stderr)
 	case "verify":
 		return verify(args[1:], stdout, stderr)
+	case "policy":
+		return runPolicy(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "glimpse %s (Images API v2, Glance schema %s)\n", version, sqlcat.HeadRevision)
 		return 0
@@ -163,7 +167,8 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	log := newLogger(stderr, cfg.Default.Debug)
 	slog.SetDefault(log)
-	a, err := server.Authenticator(cfg)
+	// The server reports the identity mode's warnings when it starts.
+	a, err := server.Authenticator(cfg, slog.New(slog.DiscardHandler))
 	if err == nil {
 		err = server.CheckListen(cfg.Listen(), a, cfg.Glimpse.Insecure)
 	}

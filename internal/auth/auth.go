@@ -5,14 +5,19 @@ package auth
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"glimpse/internal/image"
 )
 
-// Context is the caller as the rest of glimpse sees it.
+// Context is the caller as the rest of glimpse sees it. The fields after
+// RequestID are filled in keystone mode only, from Keystone's answer about
+// the request's tokens; slices are shared between requests with the same
+// token and must not be modified.
 type Context struct {
 	UserID    string
 	ProjectID string // "" when the caller has no project
@@ -22,6 +27,87 @@ type Context struct {
 	// trusts it (Glance's context middleware echoes it; the
 	// unauthenticated one does not).
 	RequestID string
+
+	UserName          string
+	UserDomainID      string
+	UserDomainName    string
+	ProjectName       string
+	ProjectDomainID   string
+	ProjectDomainName string
+	DomainID          string // a domain-scoped token's domain
+	DomainName        string
+	SystemScope       string // "all" for a token scoped to the whole system
+	// IsAdminProject is Keystone's is_admin_project (true when Keystone
+	// does not say, as oslo.context assumes).
+	IsAdminProject bool
+	// ReadOnly marks the anonymous caller let through by
+	// delay_auth_decision with allow_anonymous_access; Glance refuses it
+	// every change with 403 "Read-only access".
+	ReadOnly bool
+	// ExpiresAt is when the user's token expires.
+	ExpiresAt time.Time
+	// AuthToken is the caller's own token, passed on when glimpse calls
+	// another service for the user (glance-download, web-download). It
+	// prints and logs as [redacted].
+	AuthToken Token
+	// The X-Service-Token's identity, when the request carried a valid one.
+	ServiceUserID    string
+	ServiceUserName  string
+	ServiceProjectID string
+	ServiceRoles     []string
+	// ServiceCatalog is the user token's catalog, when
+	// include_service_catalog is on (the default).
+	ServiceCatalog []CatalogService
+}
+
+// Token is a secret credential. Its String, GoString and LogValue hide
+// it; convert with string(t) to send it.
+type Token string
+
+const redacted = "[redacted]"
+
+func (Token) String() string                 { return redacted }
+func (Token) GoString() string               { return redacted }
+func (Token) LogValue() slog.Value           { return slog.StringValue(redacted) }
+func (t Token) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+
+// CatalogService is one service of a token's catalog (Keystone v3 form).
+type CatalogService struct {
+	Type      string            `json:"type"`
+	Name      string            `json:"name"`
+	ID        string            `json:"id"`
+	Endpoints []CatalogEndpoint `json:"endpoints"`
+}
+
+// CatalogEndpoint is one endpoint of a CatalogService.
+type CatalogEndpoint struct {
+	ID        string `json:"id"`
+	Interface string `json:"interface"` // public, internal or admin
+	Region    string `json:"region"`
+	RegionID  string `json:"region_id"`
+	URL       string `json:"url"`
+}
+
+// Endpoint returns the URL of the first endpoint of a service of type
+// serviceType with the interface given, in region (any region when
+// empty); "" when the catalog has none.
+func (c *Context) Endpoint(serviceType, iface, region string) string {
+	for _, s := range c.ServiceCatalog {
+		if s.Type != serviceType {
+			continue
+		}
+		for _, e := range s.Endpoints {
+			if e.Interface == iface && (region == "" || e.RegionID == region || e.Region == region) {
+				return e.URL
+			}
+		}
+	}
+	return ""
+}
+
+// HasServiceRole reports whether the request's service token holds role.
+func (c *Context) HasServiceRole(role string) bool {
+	return slices.Contains(c.ServiceRoles, strings.ToLower(role))
 }
 
 // HasRole reports whether the caller holds role (roles are lower-cased).
@@ -62,6 +148,10 @@ func (Unauthenticated) Authenticate(*http.Request) (*Context, error) {
 
 func (Unauthenticated) RequiresAuth() bool { return false }
 
+// notAuthorizedMsg is webob's explanation for a bare 401, which Glance's
+// context middleware sends when the identity is not confirmed.
+const notAuthorizedMsg = "This server could not verify that you are authorized to access the document you requested. Either you supplied the wrong credentials (e.g., bad password), or your browser does not understand how to supply the credentials required."
+
 // NoAuth trusts identity headers set by a front proxy, as Glance's context
 // middleware does without keystonemiddleware in front of it.
 type NoAuth struct{}
@@ -70,8 +160,7 @@ func (NoAuth) RequiresAuth() bool { return false }
 
 func (NoAuth) Authenticate(r *http.Request) (*Context, error) {
 	if r.Header.Get("X-Identity-Status") != "Confirmed" {
-		return nil, &image.Error{Op: "auth", Kind: image.Unauthorized,
-			Msg: "This server could not verify that you are authorized to access the document you requested. Either you supplied the wrong credentials (e.g., bad password), or your browser does not understand how to supply the credentials required."}
+		return nil, &image.Error{Op: "auth", Kind: image.Unauthorized, Msg: notAuthorizedMsg}
 	}
 	c := &Context{UserID: r.Header.Get("X-User-Id"), RequestID: r.Header.Get("X-Openstack-Request-Id")}
 	c.ProjectID = r.Header.Get("X-Project-Id")

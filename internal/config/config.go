@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -33,6 +34,10 @@ type Config struct {
 	OsloPolicy  OsloPolicySection  // [oslo_policy]
 	Glimpse     GlimpseSection     // [glimpse], options of our own
 
+	// Dir is the directory of the configuration file ("" without one):
+	// relative names of other files it mentions (policy, property
+	// protections) are looked up there, as oslo.config does.
+	Dir string
 	// Raw holds every section and key from the file with environment
 	// overrides applied, section names lower-cased except DEFAULT. Keys
 	// are as written (case-sensitive) or lower-cased when they come from
@@ -58,13 +63,17 @@ type DefaultSection struct {
 	UserStorageQuota      int64 // bytes, 0 means unlimited
 	// EnabledBackends is empty for the single-store setup configured in
 	// [glance_store]; otherwise each backend has a section of its name.
-	EnabledBackends              []Backend
-	EnabledImportMethods         []string
-	NodeStagingURI               string
-	DelayedDelete                bool
-	ScrubTime                    int
-	MaxRequestIDLength           int
-	AllowAnonymousAccess         bool
+	EnabledBackends      []Backend
+	EnabledImportMethods []string
+	NodeStagingURI       string
+	DelayedDelete        bool
+	ScrubTime            int
+	MaxRequestIDLength   int
+	AllowAnonymousAccess bool
+	// EnforceSecureRBAC is Glance 25's switch for its code-level
+	// ownership checks; nil when the file does not set it. Newer Glance
+	// keys those checks on [oslo_policy] enforce_new_defaults alone.
+	EnforceSecureRBAC            *bool
 	PropertyProtectionFile       string
 	PropertyProtectionRuleFormat string
 	ImageCacheDir                string
@@ -231,7 +240,13 @@ func Load(path string, env []string, flags ...func(*Config)) (*Config, []string,
 		return load(&iniFile{}, Problems{fmt.Sprintf("cannot read config file %s: %v", path, err)}, env, flags)
 	}
 	f, probs := parseINI(path, data)
-	return load(f, probs, env, flags)
+	c, warnings, err := load(f, probs, env, flags)
+	if c != nil {
+		if abs, aerr := filepath.Abs(path); aerr == nil {
+			c.Dir = filepath.Dir(abs)
+		}
+	}
+	return c, warnings, err
 }
 
 func load(f *iniFile, probs Problems, env []string, flags []func(*Config)) (*Config, []string, error) {
@@ -513,6 +528,9 @@ func (c *Config) Validate() error {
 		if q.v < -1 {
 			bad("DEFAULT", q.key, q.v, "must be -1 (unlimited) or more")
 		}
+	}
+	if v := d.EnforceSecureRBAC; v != nil && *v != c.OsloPolicy.EnforceNewDefaults {
+		bad("DEFAULT", "enforce_secure_rbac", *v, "must match [oslo_policy] enforce_new_defaults (%t)", c.OsloPolicy.EnforceNewDefaults)
 	}
 	if d.ImageSizeCap < 1 {
 		bad("DEFAULT", "image_size_cap", d.ImageSizeCap, "must be at least 1")

@@ -348,6 +348,14 @@ func TestValidate(t *testing.T) {
 		}, []string{`[DEFAULT] enabled_import_methods: "carrier-pigeon" is not one of glance-direct, web-download, copy-image, glance-download`}},
 		{"rule format", func(c *Config) { c.Default.PropertyProtectionRuleFormat = "acl" },
 			[]string{`[DEFAULT] property_protection_rule_format: "acl" is not one of roles, policies`}},
+		{"secure rbac matches new defaults", func(c *Config) {
+			v := true
+			c.Default.EnforceSecureRBAC, c.OsloPolicy.EnforceNewDefaults = &v, true
+		}, nil},
+		{"secure rbac without new defaults", func(c *Config) {
+			v := true
+			c.Default.EnforceSecureRBAC = &v
+		}, []string{`[DEFAULT] enforce_secure_rbac: "true" must match [oslo_policy] enforce_new_defaults (false)`}},
 		{"backends ok", func(c *Config) {
 			c.Default.EnabledBackends = []Backend{{"fast", "file"}, {"ceph", "rbd"}, {"s", "swift"}, {"a", "s3"}, {"b", "cinder"}, {"w", "http"}}
 			c.GlanceStore.DefaultBackend = "ceph"

@@ -45,6 +45,7 @@ func (c *Config) options() []option {
 		{"DEFAULT", "scrub_time", integer(&d.ScrubTime)},
 		{"DEFAULT", "max_request_id_length", integer(&d.MaxRequestIDLength)},
 		{"DEFAULT", "allow_anonymous_access", boolean(&d.AllowAnonymousAccess)},
+		{"DEFAULT", "enforce_secure_rbac", optBoolean(&d.EnforceSecureRBAC)},
 		{"DEFAULT", "property_protection_file", str(&d.PropertyProtectionFile)},
 		{"DEFAULT", "property_protection_rule_format", str(&d.PropertyProtectionRuleFormat)},
 		{"DEFAULT", "image_cache_dir", str(&d.ImageCacheDir)},
@@ -150,6 +151,17 @@ func parseBool(v string) (b, ok bool) {
 		return false, true
 	}
 	return false, false
+}
+
+func optBoolean(p **bool) func(string) error {
+	return func(v string) error {
+		var b bool
+		if err := boolean(&b)(v); err != nil {
+			return err
+		}
+		*p = &b
+		return nil
+	}
 }
 
 func list(p *[]string) func(string) error {

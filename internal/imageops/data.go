@@ -182,11 +182,14 @@ func (s *Service) Upload(ctx context.Context, c *auth.Context, id string, body i
 	if s.data.Stores == nil {
 		return image.E(op, image.Unavailable, "Image data is not stored at this site.")
 	}
-	img, err := s.Get(ctx, c, id)
+	img, err := s.load(ctx, c, op, id)
 	if err != nil {
 		return err
 	}
-	if !mutable(c, img) {
+	if err := s.enforce(op, c, "upload_image", img); err != nil {
+		return err
+	}
+	if !s.mutable(c, img) {
 		return image.E(op, image.Forbidden, "Not allowed to upload image data for image %s", id)
 	}
 	// Glance checks the status transition before the formats.
@@ -305,8 +308,11 @@ func uploadErr(op string, err error, d store.Driver) error {
 // caller may see, and, when deactivated, only to admins.
 func (s *Service) DataImage(ctx context.Context, c *auth.Context, id string) (*image.Image, error) {
 	const op = "imageops.Download"
-	img, err := s.Get(ctx, c, id)
+	img, err := s.load(ctx, c, op, id)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.enforce(op, c, "download_image", img); err != nil {
 		return nil, err
 	}
 	if img.Status == image.Deactivated && !c.IsAdmin {

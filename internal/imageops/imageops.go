@@ -30,11 +30,14 @@ type Service struct {
 	limits Limits
 	data   DataConfig
 	now    func() time.Time
+	pol    Policy
+	legacy bool // Glance's code-level ownership checks apply
+	props  PropertyRules
 }
 
 // New returns a Service.
 func New(cat catalog.Catalog, limits Limits, opts ...Option) *Service {
-	s := &Service{cat: cat, limits: limits, now: func() time.Time { return time.Now().UTC() }}
+	s := &Service{cat: cat, limits: limits, legacy: true, now: func() time.Time { return time.Now().UTC() }}
 	for _, o := range opts {
 		o(s)
 	}
@@ -95,15 +98,24 @@ func (s *Service) visible(ctx context.Context, c *auth.Context, img *image.Image
 }
 
 // mutable reports whether the caller may change img: admins, and the owner
-// project (Glance's is_image_mutable).
-func mutable(c *auth.Context, img *image.Image) bool {
-	return c.IsAdmin || (c.ProjectID != "" && img.OwnerID() == c.ProjectID)
+// project (Glance's is_image_mutable). It is a legacy check: with the new
+// policy defaults the rules alone decide.
+func (s *Service) mutable(c *auth.Context, img *image.Image) bool {
+	return !s.legacy || c.IsAdmin || (c.ProjectID != "" && img.OwnerID() == c.ProjectID)
 }
 
-// Get returns an image the caller may see; others are NotFound, as Glance
-// hides their existence.
+// Get returns an image the caller may see, without the properties it may
+// not read; others are NotFound, as Glance hides their existence.
 func (s *Service) Get(ctx context.Context, c *auth.Context, id string) (*image.Image, error) {
-	const op = "imageops.Get"
+	img, err := s.load(ctx, c, "imageops.Get", id)
+	if err != nil {
+		return nil, err
+	}
+	return s.readable(c, img), nil
+}
+
+// load returns a whole image the caller may see (get_image).
+func (s *Service) load(ctx context.Context, c *auth.Context, op, id string) (*image.Image, error) {
 	img, err := s.cat.GetImage(ctx, id)
 	if err != nil {
 		return nil, catalogErr(op, id, err)
@@ -115,12 +127,18 @@ func (s *Service) Get(ctx context.Context, c *auth.Context, id string) (*image.I
 	if !ok {
 		return nil, image.E(op, image.NotFound, "No image found with ID %s", id)
 	}
+	if err := s.enforce(op, c, "get_image", img); err != nil {
+		return nil, err
+	}
 	return img, nil
 }
 
 // List returns one page; the query's scope is set from the caller.
 func (s *Service) List(ctx context.Context, c *auth.Context, q *catalog.ListQuery) ([]*image.Image, error) {
 	const op = "imageops.List"
+	if !s.allowed("get_images", c, map[string]string{"project_id": orNone(c.ProjectID)}) {
+		return nil, ruleDenied(op, "get_images")
+	}
 	q.Scope = scopeOf(c)
 	imgs, err := s.cat.ListImages(ctx, q)
 	if errors.Is(err, catalog.ErrMarkerNotFound) {
@@ -132,7 +150,23 @@ func (s *Service) List(ctx context.Context, c *auth.Context, q *catalog.ListQuer
 	if err != nil {
 		return nil, catalogErr(op, "", err)
 	}
-	return imgs, nil
+	return s.listable(c, imgs), nil
+}
+
+// listable keeps the rows the caller passes get_image for, each without
+// the properties it may not read.
+func (s *Service) listable(c *auth.Context, imgs []*image.Image) []*image.Image {
+	if s.pol == nil && s.props == nil {
+		return imgs
+	}
+	out := imgs[:0]
+	for _, img := range imgs {
+		if s.pol != nil && !s.allowed("get_image", c, imageTarget(c, img)) {
+			continue
+		}
+		out = append(out, s.readable(c, img))
+	}
+	return out
 }
 
 // Create stores a new queued image. in carries the requested attributes;
@@ -148,14 +182,24 @@ func (s *Service) Create(ctx context.Context, c *auth.Context, in *image.Image, 
 		p := c.ProjectID
 		img.Owner = &p
 	}
-	if !c.IsAdmin && img.OwnerID() != c.ProjectID {
+	target := newImageTarget(img.OwnerID(), img.Visibility)
+	if !s.allowed("add_image", c, target) {
+		if img.OwnerID() != c.ProjectID {
+			return nil, image.E(op, image.Forbidden, "You are not permitted to create images owned by '%s'", img.OwnerID())
+		}
+		return nil, ruleDenied(op, "add_image")
+	}
+	if err := s.checkVisibility(op, c, image.Visibility(target["visibility"]), target); err != nil {
+		return nil, err
+	}
+	if s.legacy && !c.IsAdmin && img.OwnerID() != c.ProjectID {
 		return nil, image.E(op, image.Forbidden, "You are not permitted to create images owned by '%s'.", img.OwnerID())
+	}
+	if err := s.checkPropertyChanges(op, c, nil, img); err != nil {
+		return nil, err
 	}
 	if img.Visibility == "" {
 		img.Visibility = image.Shared
-	}
-	if err := s.checkVisibilityChange(op, c, img.Visibility); err != nil {
-		return nil, err
 	}
 	img.Status = image.Queued
 	now := s.now()
@@ -177,16 +221,6 @@ func (s *Service) Create(ctx context.Context, c *auth.Context, in *image.Image, 
 		return nil, catalogErr(op, img.ID, err)
 	}
 	return img, nil
-}
-
-// checkVisibilityChange applies publicize_image, which Glance checks
-// against the admin role itself: even the unauthenticated admin context,
-// which has no roles, may not make an image public.
-func (s *Service) checkVisibilityChange(op string, c *auth.Context, v image.Visibility) error {
-	if v == image.Public && !c.HasRole("admin") {
-		return image.E(op, image.Forbidden, "You are not authorized to complete publicize_image action.")
-	}
-	return nil
 }
 
 // checkQuotas enforces the property and tag quotas on img, which replaces
@@ -229,17 +263,12 @@ type Change func(img *image.Image) error
 // transaction guarded by the status it was loaded in. attemptedTags is
 // the tag count the client asked for (-1 when the change does not set tags).
 func (s *Service) Update(ctx context.Context, c *auth.Context, id string, change Change, attemptedTags int) (*image.Image, error) {
-	return s.update(ctx, c, id, change, attemptedTags, "You do not own this image", s.get)
+	return s.update(ctx, c, id, change, attemptedTags, "You do not own this image", s.load)
 }
 
 // loader loads the image a use case works on, with the wording of a
 // missing image that its route uses.
 type loader func(ctx context.Context, c *auth.Context, op, id string) (*image.Image, error)
-
-// get is Get as a loader.
-func (s *Service) get(ctx context.Context, c *auth.Context, _, id string) (*image.Image, error) {
-	return s.Get(ctx, c, id)
-}
 
 // update is Update with the refusal Glance words per route for callers
 // who may see the image but not change it.
@@ -249,10 +278,14 @@ func (s *Service) update(ctx context.Context, c *auth.Context, id string, change
 	if err != nil {
 		return nil, err
 	}
-	if !mutable(c, old) {
+	if err := s.enforce(op, c, "modify_image", old); err != nil {
+		return nil, err
+	}
+	if !s.mutable(c, old) {
 		return nil, image.E(op, image.Forbidden, "%s", denied)
 	}
-	img := old.Clone()
+	view := s.readable(c, old)
+	img := view.Clone()
 	if err := change(img); err != nil {
 		return nil, err
 	}
@@ -260,10 +293,14 @@ func (s *Service) update(ctx context.Context, c *auth.Context, id string, change
 		return nil, image.D(op, image.Forbidden, "Owner can't be updated by non admin.")
 	}
 	if img.Visibility != old.Visibility {
-		if err := s.checkVisibilityChange(op, c, img.Visibility); err != nil {
+		if err := s.checkVisibility(op, c, img.Visibility, imageTarget(c, old)); err != nil {
 			return nil, err
 		}
 	}
+	if err := s.checkPropertyChanges(op, c, view, img); err != nil {
+		return nil, err
+	}
+	keepHidden(old, view, img)
 	if err := s.checkQuotas(op, old, img, attemptedTags); err != nil {
 		return nil, err
 	}
@@ -271,17 +308,20 @@ func (s *Service) update(ctx context.Context, c *auth.Context, id string, change
 	if err := s.cat.UpdateImage(ctx, old, img); err != nil {
 		return nil, catalogErr(op, id, err)
 	}
-	return img, nil
+	return s.readable(c, img), nil
 }
 
 // Delete soft-deletes an image the caller owns (or any, for admins).
 func (s *Service) Delete(ctx context.Context, c *auth.Context, id string) error {
 	const op = "imageops.Delete"
-	img, err := s.Get(ctx, c, id)
+	img, err := s.load(ctx, c, op, id)
 	if err != nil {
 		return err
 	}
-	if !mutable(c, img) {
+	if err := s.enforce(op, c, "delete_image", img); err != nil {
+		return err
+	}
+	if !s.mutable(c, img) {
 		return image.E(op, image.Forbidden, "You do not own this image")
 	}
 	if img.Protected {
@@ -312,11 +352,14 @@ func (s *Service) Reactivate(ctx context.Context, c *auth.Context, id string) er
 
 func (s *Service) toggle(ctx context.Context, c *auth.Context, id, action string, from, to image.Status) error {
 	op := "imageops." + action
-	img, err := s.Get(ctx, c, id)
+	img, err := s.load(ctx, c, op, id)
 	if err != nil {
 		return err
 	}
-	if !mutable(c, img) {
+	if err := s.enforce(op, c, action, img); err != nil {
+		return err
+	}
+	if !s.mutable(c, img) {
 		return image.E(op, image.Forbidden, "You do not own this image")
 	}
 	switch img.Status {

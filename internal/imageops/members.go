@@ -12,11 +12,17 @@ import (
 // memberImage loads an image for a member or tag call: invisible images
 // are NotFound with the wording Glance uses on those routes.
 func (s *Service) memberImage(ctx context.Context, c *auth.Context, op, id string) (*image.Image, error) {
-	img, err := s.Get(ctx, c, id)
+	img, err := s.load(ctx, c, op, id)
 	if image.Is(image.NotFound, err) {
 		return nil, image.E(op, image.NotFound, "Image %s not found.", id)
 	}
 	return img, err
+}
+
+// ownsOrAdmin is the catalog's member filter: admins and the image's owner
+// see every membership, other projects only their own.
+func ownsOrAdmin(c *auth.Context, img *image.Image) bool {
+	return c.IsAdmin || (c.ProjectID != "" && img.OwnerID() == c.ProjectID)
 }
 
 func memberNotFound(op, imageID, memberID string) error {
@@ -30,11 +36,11 @@ func (s *Service) AddMember(ctx context.Context, c *auth.Context, imageID, membe
 	if err != nil {
 		return nil, err
 	}
-	if !mutable(c, img) {
+	if img.Visibility != image.Shared || !s.mutable(c, img) {
 		return nil, image.E(op, image.Forbidden, "Not allowed to create members for image %s.", imageID)
 	}
-	if img.Visibility != image.Shared {
-		return nil, image.E(op, image.Forbidden, "Not allowed to create members for image %s.", imageID)
+	if err := s.enforce(op, c, "add_member", img); err != nil {
+		return nil, err
 	}
 	if q := s.limits.Members; q >= 0 {
 		n, err := s.cat.CountMembers(ctx, imageID)
@@ -68,16 +74,22 @@ func (s *Service) ListMembers(ctx context.Context, c *auth.Context, imageID stri
 	if img.Visibility != image.Shared {
 		return nil, image.E(op, image.Forbidden, "Not allowed to list members for image %s: Only shared images have members.", imageID)
 	}
+	if err := s.enforce(op, c, "get_members", img); err != nil {
+		return nil, err
+	}
 	ms, err := s.cat.ListMembers(ctx, imageID)
 	if err != nil {
 		return nil, catalogErr(op, imageID, err)
 	}
-	if mutable(c, img) {
-		return ms, nil
+	all := ownsOrAdmin(c, img)
+	// Each membership is checked against get_member, as Glance does; the
+	// target is the image's, so one answer holds for every row.
+	if !all && s.pol != nil && !s.allowed("get_member", c, imageTarget(c, img)) {
+		return []*image.Member{}, nil
 	}
 	out := []*image.Member{}
 	for _, m := range ms {
-		if m.MemberID == c.ProjectID {
+		if all || m.MemberID == c.ProjectID {
 			out = append(out, m)
 		}
 	}
@@ -95,7 +107,11 @@ func (s *Service) GetMember(ctx context.Context, c *auth.Context, imageID, membe
 		// Glance answers 404 here, with the reason as the message.
 		return nil, image.E(op, image.NotFound, "Only shared images have members.")
 	}
-	if !mutable(c, img) && memberID != c.ProjectID {
+	if err := s.enforce(op, c, "get_member", img); err != nil {
+		// Glance hides a membership the caller may not look up.
+		return nil, image.E(op, image.NotFound, "You are not authorized to complete get_member action.")
+	}
+	if !ownsOrAdmin(c, img) && memberID != c.ProjectID {
 		return nil, memberNotFound(op, imageID, memberID)
 	}
 	m, err := s.cat.GetMember(ctx, imageID, memberID)
@@ -118,8 +134,11 @@ func (s *Service) UpdateMemberStatus(ctx context.Context, c *auth.Context, image
 	if err != nil {
 		return nil, err
 	}
-	if img.Visibility != image.Shared || (!c.IsAdmin && img.OwnerID() == c.ProjectID) {
+	if img.Visibility != image.Shared || (s.legacy && !c.IsAdmin && img.OwnerID() == c.ProjectID) {
 		return nil, image.E(op, image.Forbidden, "Not allowed to update members for image %s.", imageID)
+	}
+	if err := s.enforce(op, c, "get_member", img); err != nil {
+		return nil, err
 	}
 	if _, err := s.cat.GetMember(ctx, imageID, memberID); err != nil {
 		if errors.Is(err, catalog.ErrNotFound) {
@@ -127,8 +146,11 @@ func (s *Service) UpdateMemberStatus(ctx context.Context, c *auth.Context, image
 		}
 		return nil, catalogErr(op, imageID, err)
 	}
-	if !c.IsAdmin && c.ProjectID != memberID {
+	if !ownsOrAdmin(c, img) && c.ProjectID != memberID {
 		return nil, memberNotFound(op, imageID, memberID)
+	}
+	if err := s.enforce(op, c, "modify_member", img); err != nil {
+		return nil, err
 	}
 	m, err := s.cat.UpdateMemberStatus(ctx, imageID, memberID, status)
 	if errors.Is(err, catalog.ErrNotFound) {
@@ -149,8 +171,25 @@ func (s *Service) DeleteMember(ctx context.Context, c *auth.Context, imageID, me
 	if err != nil {
 		return err
 	}
-	if img.Visibility != image.Shared || (!c.IsAdmin && img.OwnerID() != c.ProjectID) {
+	if img.Visibility != image.Shared || (s.legacy && !c.IsAdmin && img.OwnerID() != c.ProjectID) {
 		return image.E(op, image.Forbidden, "Not allowed to delete members for image %s.", imageID)
+	}
+	if s.pol != nil {
+		// Glance looks the membership up (get_member) before it asks
+		// delete_member.
+		if err := s.enforce(op, c, "get_member", img); err != nil {
+			return err
+		}
+		_, err := s.cat.GetMember(ctx, imageID, memberID)
+		if errors.Is(err, catalog.ErrNotFound) || err == nil && !ownsOrAdmin(c, img) && c.ProjectID != memberID {
+			return memberNotFound(op, imageID, memberID)
+		}
+		if err != nil {
+			return catalogErr(op, imageID, err)
+		}
+		if err := s.enforce(op, c, "delete_member", img); err != nil {
+			return err
+		}
 	}
 	err = s.cat.DeleteMember(ctx, imageID, memberID)
 	if errors.Is(err, catalog.ErrNotFound) {

@@ -24,6 +24,7 @@ import (
 	"glimpse/internal/config"
 	"glimpse/internal/image"
 	"glimpse/internal/imageops"
+	"glimpse/internal/policy"
 	"glimpse/internal/store"
 	"glimpse/internal/store/file"
 )
@@ -44,6 +45,7 @@ type Server struct {
 	log     *slog.Logger
 	db      *sqlcat.DB
 	auth    auth.Authenticator
+	policy  *policy.Enforcer
 	handler http.Handler
 }
 
@@ -71,16 +73,28 @@ func OpenCatalog(ctx context.Context, cfg *config.Config) (*sqlcat.DB, error) {
 	return sqlcat.Open(ctx, path)
 }
 
-// Authenticator returns the identity mode of [paste_deploy] flavor.
-func Authenticator(cfg *config.Config) (auth.Authenticator, error) {
+// Authenticator returns the identity mode of [paste_deploy] flavor; for
+// keystone it reads [keystone_authtoken] and logs one warning per option
+// it does not use.
+func Authenticator(cfg *config.Config, log *slog.Logger) (auth.Authenticator, error) {
 	flavor, _, _ := strings.Cut(cfg.PasteDeploy.Flavor, "+")
 	switch flavor {
 	case "":
 		return auth.Unauthenticated{}, nil
 	case "noauth":
 		return auth.NoAuth{}, nil
+	case "keystone":
+		k, warnings, err := auth.NewKeystone(cfg.Raw["keystone_authtoken"], log)
+		if err != nil {
+			return nil, fmt.Errorf("[keystone_authtoken]: %w", err)
+		}
+		for _, w := range warnings {
+			log.Warn(w)
+		}
+		k.AllowAnonymous = cfg.Default.AllowAnonymousAccess
+		return k, nil
 	}
-	return nil, fmt.Errorf("[paste_deploy] flavor %q: Keystone authentication is not available in this build; use flavor = noauth behind an authenticating proxy, or leave it empty", cfg.PasteDeploy.Flavor)
+	return nil, fmt.Errorf("[paste_deploy] flavor %q is not supported", cfg.PasteDeploy.Flavor)
 }
 
 // OpenStores builds the single file store of the legacy [glance_store]
@@ -111,7 +125,11 @@ func OpenStores(cfg *config.Config, log *slog.Logger) (*store.Set, error) {
 // New builds a server: it opens the catalog, creating Glance's schema in an
 // empty database and refusing one it cannot serve.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, error) {
-	a, err := Authenticator(cfg)
+	a, err := Authenticator(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	enforcer, propRules, err := Policy(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -139,8 +157,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		return nil, err
 	}
 	d := cfg.Default
-	ops := imageops.New(db, imageops.Limits{Properties: d.ImagePropertyQuota, Tags: d.ImageTagQuota, Members: d.ImageMemberQuota},
-		imageops.WithData(imageops.DataConfig{Stores: stores, SizeCap: d.ImageSizeCap, UserStorageQuota: d.UserStorageQuota, HashAlgo: d.HashingAlgorithm, Log: log, DelayedDelete: d.DelayedDelete}))
+	opts := []imageops.Option{
+		imageops.WithData(imageops.DataConfig{Stores: stores, SizeCap: d.ImageSizeCap, UserStorageQuota: d.UserStorageQuota, HashAlgo: d.HashingAlgorithm, Log: log, DelayedDelete: d.DelayedDelete}),
+		imageops.WithPolicy(policyRules{enforcer}, !cfg.OsloPolicy.EnforceNewDefaults),
+	}
+	if propRules != nil {
+		opts = append(opts, imageops.WithPropertyRules(propertyRules{propRules}))
+	}
+	ops := imageops.New(db, imageops.Limits{Properties: d.ImagePropertyQuota, Tags: d.ImageTagQuota, Members: d.ImageMemberQuota}, opts...)
 	if n, err := ops.RecoverInterruptedUploads(ctx); err != nil {
 		log.Warn("cannot return images of interrupted uploads to queued", "error", err)
 	} else if n > 0 {
@@ -159,7 +183,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		httperr.WriteStatus(w, r, http.StatusNotFound, "", "")
 	})
-	s := &Server{cfg: cfg, log: log, db: db, auth: a}
+	s := &Server{cfg: cfg, log: log, db: db, auth: a, policy: enforcer}
 	s.handler = s.middleware(vh, mux)
 	return s, nil
 }
@@ -238,7 +262,17 @@ func (s *Server) middleware(vh *versions.Handler, next http.Handler) http.Handle
 		}
 		c, err := s.auth.Authenticate(r)
 		if err != nil {
-			httperr.Write(w, r, err)
+			s.authFailed(w, r, err)
+			return
+		}
+		if _, unauthenticated := s.auth.(auth.Unauthenticated); !unauthenticated {
+			// As Glance's request context: is_admin is what the
+			// context_is_admin rule says of the caller.
+			c.IsAdmin = s.policy.IsAdmin(creds(c))
+		}
+		if c.ReadOnly && mutating(r.Method) {
+			// Glance's anonymous caller may only read.
+			httperr.WriteStatus(w, r, http.StatusForbidden, "", "Read-only access")
 			return
 		}
 		reqID = c.RequestID
@@ -257,6 +291,29 @@ func (s *Server) middleware(vh *versions.Handler, next http.Handler) http.Handle
 		ctx = httperr.NewContext(ctx, log)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// mutating reports whether a method changes state (Glance's @mutating
+// handlers are exactly the non-GET/HEAD ones).
+func mutating(method string) bool {
+	return method != http.MethodGet && method != http.MethodHead
+}
+
+// authFailed answers a request whose identity was refused. Keystone
+// rejections get keystonemiddleware's JSON body, whatever the client
+// accepts, and every 401 in keystone mode names where to get a token.
+func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, err error) {
+	k, isKeystone := s.auth.(*auth.Keystone)
+	if isKeystone && image.KindOf(err) == image.Unauthorized {
+		w.Header().Set("WWW-Authenticate", k.Challenge())
+	}
+	if errors.Is(err, auth.ErrTokenRejected) {
+		w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, auth.RejectionBody)
+		return
+	}
+	httperr.Write(w, r, err)
 }
 
 // Serve answers requests on ln until ctx is cancelled, then shuts down

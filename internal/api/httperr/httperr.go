@@ -86,7 +86,7 @@ func Write(w http.ResponseWriter, r *http.Request, err error) {
 	if e != nil && status < 500 {
 		msg, detail = e.Msg, e.Detail
 	} else if e != nil && status == http.StatusServiceUnavailable {
-		msg = e.Msg
+		msg, detail = e.Msg, e.Detail
 	}
 	if status >= 500 {
 		logger(r).Error("request failed", "status", status, "error", err)

@@ -179,6 +179,15 @@ func (a *API) updateImage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if len(changes) == 0 {
+		// Glance neither checks nor saves an empty edit: it is a show.
+		img, err := a.ops.Get(r.Context(), caller(r), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, imageJSON(img))
+		return nil
+	}
 	attemptedTags := -1
 	for _, c := range changes {
 		if c.key == "tags" && c.op != "remove" {
