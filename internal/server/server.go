@@ -32,11 +32,12 @@ import (
 // Implemented lists the API features this build serves; version discovery
 // advertises what they add up to.
 var Implemented = map[versions.Feature]bool{
-	versions.ImagesMetadata: true,
-	versions.ImageData:      true,
-	versions.Members:        true,
-	versions.Deactivation:   true,
-	versions.Community:      true,
+	versions.ImagesMetadata:      true,
+	versions.ImageData:           true,
+	versions.Members:             true,
+	versions.PropertyProtections: true,
+	versions.Deactivation:        true,
+	versions.Community:           true,
 }
 
 // Server is a configured glimpse.
