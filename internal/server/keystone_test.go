@@ -19,12 +19,13 @@ import (
 
 // keystoneServer runs glimpse in keystone mode against the fixture's
 // Keystone, with authtoken options overridden by opts.
-func keystoneServer(t *testing.T, fx *keystonetest.Fixture, newDefaults bool, opts map[string]string) http.Handler {
+func keystoneServer(t *testing.T, fx *keystonetest.Fixture, policy config.OsloPolicySection, opts map[string]string) http.Handler {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Glimpse.DataDir = t.TempDir()
 	cfg.PasteDeploy.Flavor = "keystone"
-	cfg.OsloPolicy.EnforceNewDefaults = newDefaults
+	cfg.OsloPolicy.EnforceNewDefaults = policy.EnforceNewDefaults
+	cfg.OsloPolicy.EnforceScope = policy.EnforceScope
 	kopts := fx.AuthTokenOptions()
 	for k, v := range opts {
 		kopts[k] = v
@@ -37,6 +38,8 @@ func keystoneServer(t *testing.T, fx *keystonetest.Fixture, newDefaults bool, op
 	t.Cleanup(func() { srv.Close() })
 	return srv.Handler()
 }
+
+var legacyPolicy = config.OsloPolicySection{}
 
 // tokenCaller sends requests with a Keystone token (and any extra headers).
 type tokenCaller struct {
@@ -76,7 +79,7 @@ func (c tokenCaller) must(t *testing.T, h http.Handler, want int, method, target
 
 func TestKeystoneRejectsMissingAndInvalidTokens(t *testing.T) {
 	fx := keystonetest.Load(t)
-	h := keystoneServer(t, fx, false, nil)
+	h := keystoneServer(t, fx, legacyPolicy, nil)
 	for _, tc := range []struct{ name, token string }{
 		{"missing", ""},
 		{"invalid", "gAAAAABnot-a-token"},
@@ -111,7 +114,7 @@ func TestKeystoneRejectsMissingAndInvalidTokens(t *testing.T) {
 // is calling.
 func TestKeystoneIgnoresSpoofedIdentityHeaders(t *testing.T) {
 	fx := keystonetest.Load(t)
-	h := keystoneServer(t, fx, false, nil)
+	h := keystoneServer(t, fx, legacyPolicy, nil)
 	alice := tokenCaller{name: "alice", token: fx.Token(t, "alice")}
 	priv := alice.must(t, h, http.StatusCreated, "POST", "/v2/images", jsonBody, privateImage)
 	if got, want := priv["owner"], fx.Projects["alpha"]; got != want {
@@ -180,7 +183,7 @@ func TestKeystonePolicyMatrix(t *testing.T) {
 			name string
 			rbac bool
 		}{{"legacy", false}, {"new defaults", true}} {
-			h := keystoneServer(t, fx, mode.rbac, nil)
+			h := keystoneServer(t, fx, config.OsloPolicySection{EnforceNewDefaults: mode.rbac}, nil)
 			want := tc.want.legacy
 			if mode.rbac {
 				want = tc.want.rbac
@@ -209,7 +212,7 @@ func TestKeystoneUnreachableIs503(t *testing.T) {
 	}
 	dead := "http://" + ln.Addr().String()
 	ln.Close()
-	h := keystoneServer(t, fx, false, map[string]string{"auth_url": dead, "http_connect_timeout": "1", "http_request_max_retries": "1"})
+	h := keystoneServer(t, fx, legacyPolicy, map[string]string{"auth_url": dead, "http_connect_timeout": "1", "http_request_max_retries": "1"})
 	start := time.Now()
 	w := tokenCaller{name: "alice", token: fx.Token(t, "alice")}.do(h, "GET", "/v2/images", "", "")
 	if w.Code != http.StatusServiceUnavailable {
@@ -218,4 +221,19 @@ func TestKeystoneUnreachableIs503(t *testing.T) {
 	if d := time.Since(start); d > 15*time.Second {
 		t.Fatalf("answered after %s; the Keystone timeout should bound it", d)
 	}
+}
+
+// With enforce_scope, a system-scoped token cannot use the project-scoped
+// image rules (oslo.policy's InvalidScope, which Glance answers with 403),
+// while the same admin's project-scoped token can.
+func TestKeystoneEnforceScope(t *testing.T) {
+	fx := keystonetest.Load(t)
+	h := keystoneServer(t, fx, config.OsloPolicySection{EnforceNewDefaults: true, EnforceScope: true}, nil)
+	system := tokenCaller{name: "admin (system scope)", token: fx.SystemToken(t, "admin")}
+	w := system.do(h, "GET", "/v2/images", "", "")
+	if w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), "get_images") {
+		t.Fatalf("system-scoped list: got %d %s, want 403 naming get_images", w.Code, w.Body)
+	}
+	project := tokenCaller{name: "admin (project scope)", token: fx.Token(t, "admin")}
+	project.must(t, h, http.StatusOK, "GET", "/v2/images", "", "")
 }
