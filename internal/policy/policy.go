@@ -426,3 +426,39 @@ func (e *Enforcer) Info(name string) (RuleInfo, bool) {
 
 // Sources returns the policy files read, in the order they were applied.
 func (e *Enforcer) Sources() []string { return slices.Clone(e.sources) }
+
+// AlwaysAllows reports whether rule allows every caller on every target
+// (as Glance's legacy defaults do for most image rules), so that a caller
+// may skip building a target for it. It is conservative: false means
+// "may deny", not "denies".
+func (e *Enforcer) AlwaysAllows(rule string) bool {
+	s := e.slots[rule]
+	if e.opts.EnforceScope && s != nil && len(s.scopes) > 0 {
+		return false
+	}
+	r := e.resolve(s)
+	return r != nil && alwaysTrue(r.check, 0)
+}
+
+// alwaysTrue reports whether n is true whatever the caller and target.
+func alwaysTrue(n *node, depth int) bool {
+	if n == nil || depth > maxDepth {
+		return false
+	}
+	switch n.kind {
+	case kindTrue:
+		return true
+	case kindRule:
+		return n.ref != nil && alwaysTrue(n.ref.check, depth+1)
+	case kindOr:
+		return slices.ContainsFunc(n.kids, func(k *node) bool { return alwaysTrue(k, depth+1) })
+	case kindAnd:
+		for _, k := range n.kids {
+			if !alwaysTrue(k, depth+1) {
+				return false
+			}
+		}
+		return len(n.kids) > 0
+	}
+	return false
+}

@@ -522,3 +522,34 @@ func FuzzParseText(f *testing.F) {
 		}
 	})
 }
+
+func TestAlwaysAllows(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "policy.yaml", "get_image: \"role:admin\"\nshow_all: \"@ or role:x\"\nboth: \"rule:show_all and @\"\n")
+	legacy := mustNew(t, Options{})
+	overridden := mustNew(t, Options{PolicyFile: "policy.yaml", ConfigDir: dir})
+	rbac := mustNew(t, Options{EnforceNewDefaults: true})
+	scoped := mustNew(t, Options{EnforceScope: true})
+	for _, tc := range []struct {
+		name string
+		e    *Enforcer
+		rule string
+		want bool
+	}{
+		{"legacy get_image", legacy, "get_image", true},
+		{"legacy modify_image", legacy, "modify_image", true},
+		{"legacy publicize_image", legacy, "publicize_image", false},
+		{"legacy unknown rule", legacy, "no_such_rule", true},
+		{"new defaults get_image", rbac, "get_image", false},
+		{"file overrides get_image", overridden, "get_image", false},
+		{"file rule with @ in an or", overridden, "show_all", true},
+		{"and of always-true checks", overridden, "both", true},
+		{"scope enforced", scoped, "get_image", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.e.AlwaysAllows(tc.rule); got != tc.want {
+				t.Fatalf("AlwaysAllows(%q): got %v, want %v", tc.rule, got, tc.want)
+			}
+		})
+	}
+}

@@ -70,6 +70,8 @@ func (p policyRules) Allowed(rule string, c *auth.Context, target map[string]str
 	return p.e.Allowed(rule, creds(c), target)
 }
 
+func (p policyRules) AlwaysAllows(rule string) bool { return p.e.AlwaysAllows(rule) }
+
 // propertyRules adapts property protections to the image use cases.
 type propertyRules struct{ r *propprotect.Rules }
 
