@@ -27,11 +27,12 @@ command -v go >/dev/null 2>&1 || die "go not found on PATH or in /usr/local/go/b
 require_backends="${GLIMPSE_REQUIRE_BACKENDS:-0}"
 
 # --- Debian packages -------------------------------------------------------
-# gcc and libc6-dev: the race detector needs cgo. qemu-utils: real disk
-# images for the format inspector. python3-keystone, uwsgi-plugin-python3,
+# gcc and libc6-dev: the race detector needs cgo. qemu-utils, genisoimage,
+# fdisk: real disk images, ISOs and partition tables for the format
+# inspector. python3-keystone, uwsgi-plugin-python3,
 # curl, jq: a real Keystone on loopback for the authentication tests.
 # python3-oslo.policy: the policy engine is checked against the real one.
-packages=(python3-openstackclient python3-glanceclient sqlite3 gcc libc6-dev qemu-utils python3-keystone uwsgi-plugin-python3 curl jq python3-oslo.policy)
+packages=(python3-openstackclient python3-glanceclient sqlite3 gcc libc6-dev qemu-utils genisoimage fdisk python3-keystone uwsgi-plugin-python3 curl jq python3-oslo.policy)
 
 step "Debian packages: ${packages[*]}"
 missing=()
@@ -105,6 +106,11 @@ trap 'rm -rf "$bindir"; if [ "$keystone_started" = 1 ]; then scripts/keystone/st
 step "go test -race ./..."
 # The end-to-end tests run in their own step below with the built binary.
 env -u GLIMPSE_BIN -u GLIMPSE_E2E_ENDPOINT go test -race -timeout 20m ./...
+
+step "fuzz the parsers of untrusted input (bounded: 20 s per target)"
+for target in FuzzInspect FuzzInspectLayout FuzzDescriptor; do
+	go test -run='^$' -fuzz="^${target}\$" -fuzztime=20s -fuzzminimizetime=5s ./internal/format
+done
 
 # --- End to end ----------------------------------------------------------
 step "build glimpse for the end-to-end tests"

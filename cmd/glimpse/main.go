@@ -47,6 +47,7 @@ const usage = `usage:
   glimpse verify [--config FILE] [--data-dir DIR] (--all | ID...)
   glimpse policy check RULE [--config FILE] [--roles R1,R2] [--project P] [--target KEY=VALUE ...]
   glimpse policy list [--config FILE]
+  glimpse inspect [--json] FILE...
   glimpse version
 `
 
@@ -68,6 +69,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return scrub(args[1:], stdout, stderr)
 	case "verify":
 		return verify(args[1:], stdout, stderr)
+	case "inspect":
+		return runInspect(args[1:], stdout, stderr)
 	case "policy":
 		return runPolicy(args[1:], stdout, stderr)
 	case "version", "--version":

@@ -2,16 +2,15 @@ package imageops
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"strings"
 
 	"glimpse/internal/auth"
 	"glimpse/internal/catalog"
+	"glimpse/internal/format"
 	"glimpse/internal/hashing"
 	"glimpse/internal/image"
 	"glimpse/internal/store"
@@ -31,6 +30,11 @@ type DataConfig struct {
 	// DelayedDelete is delayed_delete: a deleted image waits as
 	// pending_delete, its data kept, until the scrubber removes it.
 	DelayedDelete bool
+	// Formats configures the inspection of uploaded disk images.
+	Formats format.Options
+	// RequireFormatMatch is [image_format] require_image_format_match:
+	// data whose format is not the declared disk_format is refused.
+	RequireFormatMatch bool
 }
 
 // Option configures a Service.
@@ -101,52 +105,6 @@ func (s *Service) quotaLeft(ctx context.Context, img *image.Image) (int64, error
 
 func quotaExceeded(op string, size, remaining int64) error {
 	return image.E(op, image.TooLarge, "Denying attempt to upload image because it exceeds the quota: The size of the data %d will exceed the limit. %d bytes remaining.", size, remaining)
-}
-
-// headLen is how much of the data format inspection looks at: the qcow2
-// header Glance reads is 512 bytes.
-const headLen = 512
-
-// headReader keeps the first headLen bytes that pass through it.
-type headReader struct {
-	r    io.Reader
-	head []byte
-}
-
-func (h *headReader) Read(p []byte) (int, error) {
-	n, err := h.r.Read(p)
-	if room := headLen - len(h.head); room > 0 && n > 0 {
-		h.head = append(h.head, p[:min(n, room)]...)
-	}
-	return n, err
-}
-
-// virtualSize is the virtual size Glance's in-flight format inspection
-// records for an upload: the data size of a raw image, the size in a
-// qcow2 header, nothing for other containers than bare, for data that does
-// not match its format or for a virtual size of 0.
-func virtualSize(disk, container string, size int64, head []byte) *int64 {
-	if container != "bare" {
-		return nil
-	}
-	var v int64
-	switch disk {
-	case "raw":
-		v = size
-	case "qcow2":
-		if len(head) < headLen || string(head[:4]) != "QFI\xfb" {
-			return nil
-		}
-		u := binary.BigEndian.Uint64(head[24:32])
-		if u > math.MaxInt64 {
-			return nil
-		}
-		v = int64(u)
-	}
-	if v <= 0 {
-		return nil
-	}
-	return &v
 }
 
 // missingFormats is Glance's refusal to store data for an image whose
@@ -233,8 +191,16 @@ func (s *Service) Upload(ctx context.Context, c *auth.Context, id string, body i
 		}
 	}
 	driver := s.data.Stores.Default()
-	head := &headReader{r: body}
-	uri, written, err := driver.Put(ctx, id, h.Reader(&capReader{r: head, max: s.data.SizeCap, quota: left}), size)
+	var data io.Reader = &capReader{r: body, max: s.data.SizeCap, quota: left}
+	// As Glance, only bare images are inspected: the disk inside an OVA
+	// or a docker tarball is not at the start of the stream. The
+	// inspector sees the bytes as they go by, in the same pass.
+	var insp *format.Inspector
+	if *img.ContainerFormat == "bare" {
+		insp = format.NewInspector(s.data.Formats)
+		data = io.TeeReader(data, insp)
+	}
+	uri, written, err := driver.Put(ctx, id, h.Reader(data), size)
 	if err != nil {
 		revert()
 		var qe *quotaError
@@ -255,8 +221,18 @@ func (s *Service) Upload(ctx context.Context, c *auth.Context, id string, body i
 		return &image.Error{Op: op, Kind: image.Internal, Err: fmt.Errorf("hashed %d bytes but stored %d", n, written)}
 	}
 	info := &catalog.DataInfo{Size: written, Checksum: md5hex, HashAlgo: algo, HashValue: hashhex,
-		VirtualSize: virtualSize(*img.DiskFormat, *img.ContainerFormat, written, head.head),
-		Location:    image.Location{URL: uri, Metadata: map[string]any{}}}
+		Location: image.Location{URL: uri, Metadata: map[string]any{}}}
+	if insp != nil {
+		vsize, err := s.checkFormat(op, *img.DiskFormat, insp.Result())
+		if err != nil {
+			discard()
+			revert()
+			return err
+		}
+		if vsize > 0 {
+			info.VirtualSize = &vsize
+		}
+	}
 	if id := s.data.Stores.DefaultID(); id != "" && len(s.data.Stores.IDs()) > 1 {
 		info.Location.Metadata["store"] = id
 	}
@@ -270,6 +246,26 @@ func (s *Service) Upload(ctx context.Context, c *auth.Context, id string, body i
 		return catalogErr(op, id, err)
 	}
 	return nil
+}
+
+// checkFormat decides on inspected data declared as disk format declared:
+// the virtual size to record (0 for none), or Glance's refusal, a 415
+// whose detail says why. Unsafe data is refused even when the format
+// need not match, which Glance lets through.
+func (s *Service) checkFormat(op, declared string, r format.Result) (int64, error) {
+	msg := format.Refusal(declared, r)
+	if !s.data.RequireFormatMatch && r.Format != "" && !format.Matches(declared, r) {
+		// A mismatch the operator allows: keep safe data, skip the size.
+		if r.Safe {
+			return 0, nil
+		}
+		msg = "Image failed safety checks"
+	}
+	if msg != "" {
+		s.data.Log.Warn("refused image data", "disk_format", declared, "detected", r.Format, "formats", r.Formats, "reason", r.Reason)
+		return 0, image.E(op, image.Unsupported, "%s", msg)
+	}
+	return format.VirtualSizeFor(declared, r), nil
 }
 
 // tooLarge is Glance's answer to data larger than image_size_cap.

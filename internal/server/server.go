@@ -22,6 +22,7 @@ import (
 	"glimpse/internal/auth"
 	"glimpse/internal/catalog/sqlcat"
 	"glimpse/internal/config"
+	"glimpse/internal/format"
 	"glimpse/internal/image"
 	"glimpse/internal/imageops"
 	"glimpse/internal/policy"
@@ -159,7 +160,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	}
 	d := cfg.Default
 	opts := []imageops.Option{
-		imageops.WithData(imageops.DataConfig{Stores: stores, SizeCap: d.ImageSizeCap, UserStorageQuota: d.UserStorageQuota, HashAlgo: d.HashingAlgorithm, Log: log, DelayedDelete: d.DelayedDelete}),
+		imageops.WithData(imageops.DataConfig{Stores: stores, SizeCap: d.ImageSizeCap, UserStorageQuota: d.UserStorageQuota, HashAlgo: d.HashingAlgorithm, Log: log, DelayedDelete: d.DelayedDelete,
+			Formats:            format.Options{VMDKAllowedTypes: cfg.ImageFormat.VMDKAllowedTypes, GPTSafetyChecksNonfatal: cfg.ImageFormat.GPTSafetyChecksNonfatal},
+			RequireFormatMatch: cfg.ImageFormat.RequireImageFormatMatch}),
 		imageops.WithPolicy(policyRules{enforcer}, !cfg.OsloPolicy.EnforceNewDefaults),
 	}
 	if propRules != nil {

@@ -91,6 +91,12 @@ func Write(w http.ResponseWriter, r *http.Request, err error) {
 	if status >= 500 {
 		logger(r).Error("request failed", "status", status, "error", err)
 	}
+	if status == http.StatusUnsupportedMediaType && r != nil {
+		// webob's 415 names the request's media type and shows the
+		// cause as its detail.
+		UnsupportedMediaType(w, r, r.Header.Get("Content-Type"), msg)
+		return
+	}
 	WriteStatus(w, r, status, msg, detail)
 }
 
@@ -125,9 +131,9 @@ func MethodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
 }
 
 // UnsupportedMediaType answers a body of a media type the route does not
-// take.
-func UnsupportedMediaType(w http.ResponseWriter, r *http.Request, mediaType string) {
-	WriteText(w, r, http.StatusUnsupportedMediaType, "The request media type "+mediaType+" is not supported by this server.\n<br /><br />\n")
+// take, or data the route cannot accept in it (detail says why).
+func UnsupportedMediaType(w http.ResponseWriter, r *http.Request, mediaType, detail string) {
+	WriteText(w, r, http.StatusUnsupportedMediaType, "The request media type "+mediaType+" is not supported by this server.\n<br /><br />\n"+detail)
 }
 
 // WriteText writes an error body whose text is already composed, in the

@@ -35,7 +35,7 @@ func (a *API) uploadImage(w http.ResponseWriter, r *http.Request) error {
 		if ct == "" {
 			ct = "text/plain"
 		}
-		httperr.UnsupportedMediaType(w, r, ct)
+		httperr.UnsupportedMediaType(w, r, ct, "")
 		return nil
 	}
 	body := &eofReader{r: r.Body}

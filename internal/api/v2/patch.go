@@ -168,7 +168,7 @@ func (a *API) updateImage(w http.ResponseWriter, r *http.Request) error {
 		if mt == "" {
 			mt = "text/plain"
 		}
-		httperr.UnsupportedMediaType(w, r, mt)
+		httperr.UnsupportedMediaType(w, r, mt, "")
 		return nil
 	}
 	body, err := readJSON(r.Body)
