@@ -146,7 +146,7 @@ func VirtualSizeFor(declared string, r Result) int64 {
 	return 0
 }
 
-// Refusal returns the message Glance answers with (400 Bad Request) when it
+// Refusal returns the message Glance answers with (415, as the detail) when it
 // refuses an upload declared with disk_format declared, or "" when the
 // upload is acceptable.
 func Refusal(declared string, r Result) string {
