@@ -19,6 +19,7 @@ import (
 	"flag"
 	"fmt"
 	"glimpse/bench/internal/launch"
+	"glimpse/bench/internal/loadgen"
 	"io"
 	"net"
 	"net/http"
@@ -30,8 +31,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -399,12 +398,12 @@ func (b *bench) freshTokens(ctx context.Context, f *fixture, user string, n int)
 // cold tokens against the keystone server before it stops.
 func (b *bench) runOnce(ctx context.Context, fx *fixture, modes []mode) (figures, error) {
 	f := figures{ErrorsByPhase: map[string]int{}}
-	note := func(phase string, r result) {
-		if r.errs > 0 {
-			f.ErrorsByPhase[phase] += r.errs
-			f.Errors += r.errs
+	note := func(phase string, r loadgen.Result) {
+		if r.Errs > 0 {
+			f.ErrorsByPhase[phase] += r.Errs
+			f.Errors += r.Errs
 			if f.FirstErrorText == "" {
-				f.FirstErrorText = phase + ": " + r.firstErr
+				f.FirstErrorText = phase + ": " + r.FirstErr
 			}
 		}
 	}
@@ -432,22 +431,22 @@ func (b *bench) runOnce(ctx context.Context, fx *fixture, modes []mode) (figures
 			get := b.getOp(base+"/v2/images/"+id, m.headers)
 			// Warm-up: the keystone server logs in as glance and caches the
 			// token, and every client's connection is dialled, before timing.
-			w := runLoad(ctx, phaseSpec{conc: b.cfg.conc, dur: 0, minOps: b.cfg.conc * warmupPerWorker,
-				limit: requestTimeout, maxOps: b.cfg.conc * warmupPerWorker}, get)
-			if w.ok == 0 {
-				return fmt.Errorf("%s warm-up: no request succeeded: %s", m.name, w.firstErr)
+			w := loadgen.Run(ctx, loadgen.Phase{Conc: b.cfg.conc, Dur: 0, MinOps: b.cfg.conc * warmupPerWorker,
+				Limit: requestTimeout, MaxOps: b.cfg.conc * warmupPerWorker}, get)
+			if w.OK == 0 {
+				return fmt.Errorf("%s warm-up: no request succeeded: %s", m.name, w.FirstErr)
 			}
 			note(m.name+" warm-up", w)
 
 			logf("%s: gets at concurrency %d for %s", m.name, b.cfg.conc, b.cfg.duration)
-			r := runLoad(ctx, phaseSpec{conc: b.cfg.conc, dur: b.cfg.duration,
-				limit: b.cfg.duration + requestTimeout, maxOps: maxOpsPerPhase}, get)
+			r := loadgen.Run(ctx, loadgen.Phase{Conc: b.cfg.conc, Dur: b.cfg.duration,
+				Limit: b.cfg.duration + requestTimeout, MaxOps: maxOpsPerPhase}, get)
 			note(m.name, r)
-			p50 := ms(percentile(r.lat, 50))
+			p50 := loadgen.Ms(loadgen.Percentile(r.Lat, 50))
 			if m.flavor == "keystone" {
-				f.KeystonePerS, f.KeystoneP50Ms = r.rate(), p50
+				f.KeystonePerS, f.KeystoneP50Ms = r.Rate(), p50
 			} else {
-				f.NoauthPerS, f.NoauthP50Ms = r.rate(), p50
+				f.NoauthPerS, f.NoauthP50Ms = r.Rate(), p50
 			}
 
 			if cold == nil {
@@ -455,12 +454,12 @@ func (b *bench) runOnce(ctx context.Context, fx *fixture, modes []mode) (figures
 			}
 			logf("%s: first request with each of %d fresh tokens", m.name, len(cold))
 			c, w2, errs, first := b.coldPhase(ctx, base+"/v2/images/"+id, cold)
-			note("cold", result{errs: errs, firstErr: first})
+			note("cold", loadgen.Result{Errs: errs, FirstErr: first})
 			if len(c) == 0 {
 				return fmt.Errorf("cold phase: no request succeeded: %s", first)
 			}
-			f.ColdP50Ms, f.ColdP90Ms = ms(percentile(c, 50)), ms(percentile(c, 90))
-			f.WarmP50Ms = ms(percentile(w2, 50))
+			f.ColdP50Ms, f.ColdP90Ms = loadgen.Ms(loadgen.Percentile(c, 50)), loadgen.Ms(loadgen.Percentile(c, 90))
+			f.WarmP50Ms = loadgen.Ms(loadgen.Percentile(w2, 50))
 			return nil
 		})
 		if err != nil {
@@ -557,20 +556,12 @@ func (b *bench) withServer(ctx context.Context, m mode, fn func(base string) err
 
 	base := "http://" + addr
 	if err := b.waitReady(ctx, base, exited); err != nil {
-		return fmt.Errorf("%s: %w; server log:\n%s", m.name, err, tail(logPath, 2000))
+		return fmt.Errorf("%s: %w; server log:\n%s", m.name, err, loadgen.Tail(logPath, 2000))
 	}
 	if err := fn(base); err != nil {
-		return fmt.Errorf("%s: %w; server log:\n%s", m.name, err, tail(logPath, 2000))
+		return fmt.Errorf("%s: %w; server log:\n%s", m.name, err, loadgen.Tail(logPath, 2000))
 	}
 	return nil
-}
-
-func tail(path string, n int) string {
-	data, _ := os.ReadFile(path)
-	if len(data) > n {
-		data = data[len(data)-n:]
-	}
-	return string(data)
 }
 
 func (b *bench) waitReady(ctx context.Context, base string, exited <-chan error) error {
@@ -656,92 +647,6 @@ func (b *bench) getOp(u string, headers map[string]string) func(context.Context)
 	}
 }
 
-// phaseSpec bounds a phase: it runs until it has lasted dur and made minOps
-// requests, but never past limit or maxOps.
-type phaseSpec struct {
-	conc   int
-	dur    time.Duration
-	minOps int
-	limit  time.Duration
-	maxOps int
-}
-
-type result struct {
-	ok, errs int
-	lat      []time.Duration // of successful requests only
-	elapsed  time.Duration
-	firstErr string
-}
-
-func (r result) rate() float64 {
-	if r.elapsed <= 0 {
-		return 0
-	}
-	return float64(r.ok) / r.elapsed.Seconds()
-}
-
-func runLoad(ctx context.Context, spec phaseSpec, op func(context.Context) error) result {
-	ctx, cancel := context.WithTimeout(ctx, spec.limit)
-	defer cancel()
-	var started atomic.Int64
-	var mu sync.Mutex
-	var res result
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range spec.conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var lat []time.Duration
-			var errs int
-			var firstErr string
-			for ctx.Err() == nil {
-				n := started.Add(1)
-				if n > int64(spec.maxOps) || (time.Since(start) >= spec.dur && n > int64(spec.minOps)) {
-					break
-				}
-				t0 := time.Now()
-				err := op(ctx)
-				d := time.Since(t0)
-				switch {
-				case err == nil:
-					lat = append(lat, d)
-				case ctx.Err() != nil:
-					// Cut off by the phase's time limit: not the service's fault.
-				default:
-					errs++
-					if firstErr == "" {
-						firstErr = err.Error()
-					}
-				}
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			res.lat = append(res.lat, lat...)
-			res.ok += len(lat)
-			res.errs += errs
-			if res.firstErr == "" {
-				res.firstErr = firstErr
-			}
-		}()
-	}
-	wg.Wait()
-	res.elapsed = time.Since(start)
-	slices.Sort(res.lat)
-	return res
-}
-
-// percentile uses the nearest-rank method on sorted samples.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := int(p/100*float64(len(sorted))+0.999999999) - 1
-	return sorted[max(0, min(rank, len(sorted)-1))]
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
 // ratio is a/b, or 0 when b is 0 (a mode that served nothing).
 func ratio(a, b float64) float64 {
 	if b == 0 {
@@ -761,7 +666,7 @@ func median(runs []figures) figures {
 		for j := range runs {
 			vals[j] = *ff.get(&runs[j])
 		}
-		*ff.get(&out) = medianFloat(vals)
+		*ff.get(&out) = loadgen.Median(vals)
 	}
 	for _, r := range runs {
 		out.Errors += r.Errors
@@ -773,18 +678,6 @@ func median(runs []figures) figures {
 		}
 	}
 	return out
-}
-
-func medianFloat(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func logf(format string, args ...any) {

@@ -14,6 +14,7 @@ import (
 	"flag"
 	"fmt"
 	"glimpse/bench/internal/launch"
+	"glimpse/bench/internal/loadgen"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -28,7 +29,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -215,7 +215,7 @@ func runFresh(ctx context.Context, b *bench, cfg config) (figures, error) {
 
 	base := "http://" + addr
 	if err := b.waitReady(ctx, base, exited); err != nil {
-		return figures{}, fmt.Errorf("%w; server log:\n%s", err, tail(filepath.Join(root, "server.log"), 2000))
+		return figures{}, fmt.Errorf("%w; server log:\n%s", err, loadgen.Tail(filepath.Join(root, "server.log"), 2000))
 	}
 	b.resetIDs() // fresh instance: no images yet
 	return b.runPhases(ctx, base, cmd.Process.Pid, cfg.images)
@@ -224,14 +224,6 @@ func runFresh(ctx context.Context, b *bench, cfg config) (figures, error) {
 // stopServer stops a server this tool started.
 func stopServer(cmd *exec.Cmd, exited <-chan error) {
 	launch.Stop(cmd, exited, stopTimeout, logf)
-}
-
-func tail(path string, n int) string {
-	data, _ := os.ReadFile(path)
-	if len(data) > n {
-		data = data[len(data)-n:]
-	}
-	return string(data)
 }
 
 // bench holds what is shared by all runs: the HTTP client and the images
@@ -333,12 +325,12 @@ func (b *bench) do(ctx context.Context, method, u string, body []byte) (int, []b
 // runPhases runs phases a–e against one service.
 func (b *bench) runPhases(ctx context.Context, base string, pid, images int) (figures, error) {
 	f := figures{ErrorsByPhase: map[string]int{}, RSSMeasured: pid > 0}
-	note := func(phase string, r result) {
-		if r.errs > 0 {
-			f.ErrorsByPhase[phase] += r.errs
-			f.Errors += r.errs
+	note := func(phase string, r loadgen.Result) {
+		if r.Errs > 0 {
+			f.ErrorsByPhase[phase] += r.Errs
+			f.Errors += r.Errs
 			if f.FirstErrorText == "" {
-				f.FirstErrorText = phase + ": " + r.firstErr
+				f.FirstErrorText = phase + ": " + r.FirstErr
 			}
 		}
 	}
@@ -352,17 +344,17 @@ func (b *bench) runPhases(ctx context.Context, base string, pid, images int) (fi
 	// b. creates at concurrency 1 and 16
 	// The limit leaves room for in-flight requests to finish, so that no
 	// request is cut off and every created image is remembered.
-	long := phaseSpec{dur: b.duration, limit: b.duration + requestTimeout, maxOps: maxOpsPerPhase}
+	long := loadgen.Phase{Dur: b.duration, Limit: b.duration + requestTimeout, MaxOps: maxOpsPerPhase}
 	for _, c := range []int{1, concurrency} {
 		spec := long
-		spec.conc = c
+		spec.Conc = c
 		logf("creates at concurrency %d for %s", c, b.duration)
-		r := runLoad(ctx, spec, b.createOp(base))
+		r := loadgen.Run(ctx, spec, b.createOp(base))
 		note(fmt.Sprintf("create c%d", c), r)
 		if c == 1 {
-			f.CreatesC1 = r.rate()
+			f.CreatesC1 = r.Rate()
 		} else {
-			f.CreatesC16 = r.rate()
+			f.CreatesC16 = r.Rate()
 		}
 	}
 
@@ -373,7 +365,7 @@ func (b *bench) runPhases(ctx context.Context, base string, pid, images int) (fi
 	}
 	if need := images - b.idCount(); need > 0 {
 		logf("filling %d images", need)
-		r := runLoad(ctx, phaseSpec{conc: concurrency, dur: fillTimeout, limit: fillTimeout, maxOps: need}, b.createOp(base))
+		r := loadgen.Run(ctx, loadgen.Phase{Conc: concurrency, Dur: fillTimeout, Limit: fillTimeout, MaxOps: need}, b.createOp(base))
 		note("fill", r)
 	}
 	f.Images = b.idCount()
@@ -381,7 +373,7 @@ func (b *bench) runPhases(ctx context.Context, base string, pid, images int) (fi
 		return f, fmt.Errorf("no image could be created (%s)", f.FirstErrorText)
 	}
 	b.checkListPage(ctx, base)
-	listSpec := phaseSpec{conc: 1, dur: b.duration, minOps: minListSamples, limit: b.duration + listOvertime, maxOps: maxOpsPerPhase}
+	listSpec := loadgen.Phase{Conc: 1, Dur: b.duration, MinOps: minListSamples, Limit: b.duration + listOvertime, MaxOps: maxOpsPerPhase}
 	for _, q := range []struct {
 		name     string
 		query    string
@@ -392,24 +384,24 @@ func (b *bench) runPhases(ctx context.Context, base string, pid, images int) (fi
 		{"list tag=", "limit=100&tag=t3", &f.ListTagP50Ms, &f.ListTagP99Ms},
 	} {
 		logf("%s for %s", q.name, b.duration)
-		r := runLoad(ctx, listSpec, b.getOp(base+"/v2/images?"+q.query))
+		r := loadgen.Run(ctx, listSpec, b.getOp(base+"/v2/images?"+q.query))
 		note(q.name, r)
-		if r.ok < minListSamples {
-			b.warn(fmt.Sprintf("%s: only %d successful requests within %s; its p99 is rough", q.name, r.ok, listSpec.limit))
+		if r.OK < minListSamples {
+			b.warn(fmt.Sprintf("%s: only %d successful requests within %s; its p99 is rough", q.name, r.OK, listSpec.Limit))
 		}
-		*q.p50, *q.p99 = ms(percentile(r.lat, 50)), ms(percentile(r.lat, 99))
+		*q.p50, *q.p99 = loadgen.Ms(loadgen.Percentile(r.Lat, 50)), loadgen.Ms(loadgen.Percentile(r.Lat, 99))
 	}
 
 	// d. GET by id over random created images
 	ids := b.idSnapshot()
 	getSpec := long
-	getSpec.conc = concurrency
+	getSpec.Conc = concurrency
 	logf("gets at concurrency %d for %s", concurrency, b.duration)
-	r := runLoad(ctx, getSpec, func(ctx context.Context) error {
+	r := loadgen.Run(ctx, getSpec, func(ctx context.Context) error {
 		return b.expect(ctx, http.MethodGet, base+"/v2/images/"+ids[rand.IntN(len(ids))], nil, http.StatusOK, nil)
 	})
 	note("get", r)
-	f.GetsPerS, f.GetP50Ms, f.GetP99Ms = r.rate(), ms(percentile(r.lat, 50)), ms(percentile(r.lat, 99))
+	f.GetsPerS, f.GetP50Ms, f.GetP99Ms = r.Rate(), loadgen.Ms(loadgen.Percentile(r.Lat, 50)), loadgen.Ms(loadgen.Percentile(r.Lat, 99))
 
 	// e. RSS after load
 	if pid > 0 {
@@ -505,92 +497,6 @@ func (b *bench) idSnapshot() []string {
 	return slices.Clone(b.ids)
 }
 
-// phaseSpec bounds a phase: it runs until it has lasted dur and made minOps
-// requests, but never past limit or maxOps.
-type phaseSpec struct {
-	conc   int
-	dur    time.Duration
-	minOps int
-	limit  time.Duration
-	maxOps int
-}
-
-type result struct {
-	ok, errs int
-	lat      []time.Duration // of successful requests only
-	elapsed  time.Duration
-	firstErr string
-}
-
-func (r result) rate() float64 {
-	if r.elapsed <= 0 {
-		return 0
-	}
-	return float64(r.ok) / r.elapsed.Seconds()
-}
-
-func runLoad(ctx context.Context, spec phaseSpec, op func(context.Context) error) result {
-	ctx, cancel := context.WithTimeout(ctx, spec.limit)
-	defer cancel()
-	var started atomic.Int64
-	var mu sync.Mutex
-	var res result
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range spec.conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var lat []time.Duration
-			var errs int
-			var firstErr string
-			for ctx.Err() == nil {
-				n := started.Add(1)
-				if n > int64(spec.maxOps) || (time.Since(start) >= spec.dur && n > int64(spec.minOps)) {
-					break
-				}
-				t0 := time.Now()
-				err := op(ctx)
-				d := time.Since(t0)
-				switch {
-				case err == nil:
-					lat = append(lat, d)
-				case ctx.Err() != nil:
-					// Cut off by the phase's time limit: not the service's fault.
-				default:
-					errs++
-					if firstErr == "" {
-						firstErr = err.Error()
-					}
-				}
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			res.lat = append(res.lat, lat...)
-			res.ok += len(lat)
-			res.errs += errs
-			if res.firstErr == "" {
-				res.firstErr = firstErr
-			}
-		}()
-	}
-	wg.Wait()
-	res.elapsed = time.Since(start)
-	slices.Sort(res.lat)
-	return res
-}
-
-// percentile uses the nearest-rank method on sorted samples.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := int(p/100*float64(len(sorted))+0.999999999) - 1
-	return sorted[max(0, min(rank, len(sorted)-1))]
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
 // median takes the median of every float64 figure and sums the error counts,
 // since one failing run matters even when the others were clean.
 func median(runs []figures) figures {
@@ -604,7 +510,7 @@ func median(runs []figures) figures {
 		for j := range runs {
 			vals[j] = reflect.ValueOf(runs[j]).Field(i).Float()
 		}
-		ov.Field(i).SetFloat(medianFloat(vals))
+		ov.Field(i).SetFloat(loadgen.Median(vals))
 	}
 	var imgs []float64
 	for _, r := range runs {
@@ -617,20 +523,8 @@ func median(runs []figures) figures {
 		}
 		imgs = append(imgs, float64(r.Images))
 	}
-	out.Images = int(medianFloat(imgs))
+	out.Images = int(loadgen.Median(imgs))
 	return out
-}
-
-func medianFloat(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // rssMiB sums VmRSS of pid and its descendants: glimpse is one process,

@@ -100,34 +100,7 @@ func fakeServe(args []string) int {
 	return 0
 }
 
-func TestPercentile(t *testing.T) {
-	var s []time.Duration
-	for i := 1; i <= 100; i++ {
-		s = append(s, time.Duration(i)*time.Millisecond)
-	}
-	for _, c := range []struct {
-		p    float64
-		want time.Duration
-	}{{50, 50 * time.Millisecond}, {99, 99 * time.Millisecond}, {100, 100 * time.Millisecond}, {0, time.Millisecond}} {
-		if got := percentile(s, c.p); got != c.want {
-			t.Errorf("p%v = %v, want %v", c.p, got, c.want)
-		}
-	}
-	if got := percentile([]time.Duration{7}, 99); got != 7 {
-		t.Errorf("single sample p99 = %v", got)
-	}
-	if got := percentile(nil, 50); got != 0 {
-		t.Errorf("empty p50 = %v", got)
-	}
-}
-
 func TestMedian(t *testing.T) {
-	if got := medianFloat([]float64{3, 1, 2}); got != 2 {
-		t.Errorf("odd median = %v", got)
-	}
-	if got := medianFloat([]float64{4, 1, 3, 2}); got != 2.5 {
-		t.Errorf("even median = %v", got)
-	}
 	runs := []figures{
 		{CreatesC16: 100, GetP99Ms: 9, Errors: 1, ErrorsByPhase: map[string]int{"get": 1}},
 		{CreatesC16: 300, GetP99Ms: 1},
