@@ -120,6 +120,11 @@ func (h *Handler) Negotiate(w http.ResponseWriter, r *http.Request) bool {
 		w.Write([]byte("OK"))
 		return false
 	}
+	if strings.HasPrefix(p, "/v2/") && !strings.Contains(p, "\n") {
+		// The common case, without the pattern (which would match it
+		// with no minor version and a non-empty rest).
+		return true
+	}
 	m := versionPrefix.FindStringSubmatch(p)
 	if m == nil {
 		h.ServeVersions(w, r, http.StatusMultipleChoices)

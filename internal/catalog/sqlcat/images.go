@@ -18,8 +18,12 @@ import (
 // imageColumns are read for every image, followed by its live properties
 // and tags aggregated into JSON by correlated subqueries: one statement per
 // page, no round trip per image.
-const imageColumns = `images.id, images.name, images.size, images.status, images.created_at,
- images.updated_at, images.deleted_at, images.deleted, images.disk_format,
+//
+// The timestamps are read through a no-op unary plus, so that the driver
+// hands over the stored text (its own DATETIME parsing tries layouts one
+// after another) and dbTime parses SQLAlchemy's layout directly.
+const imageColumns = `images.id, images.name, images.size, images.status, +images.created_at,
+ +images.updated_at, +images.deleted_at, images.deleted, images.disk_format,
  images.container_format, images.checksum, images.owner, images.min_disk, images.min_ram,
  images.protected, images.virtual_size, images.visibility, images.os_hidden,
  images.os_hash_algo, images.os_hash_value,

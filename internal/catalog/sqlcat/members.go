@@ -10,7 +10,9 @@ import (
 	"glimpse/internal/image"
 )
 
-const memberColumns = `image_id, member, can_share, status, created_at, updated_at`
+// The timestamps go through a no-op unary plus for the reason given at
+// imageColumns.
+const memberColumns = `image_id, member, can_share, status, +created_at, +updated_at`
 
 func scanMember(row rowScanner) (*image.Member, error) {
 	var m image.Member
