@@ -151,12 +151,15 @@ func loadConfig(o *options, stderr io.Writer) (*config.Config, bool) {
 	return cfg, true
 }
 
-func newLogger(w io.Writer, debug bool) *slog.Logger {
+func newLogger(w io.Writer, debug bool) *slog.Logger { return slog.New(jsonHandler(w, debug)) }
+
+// jsonHandler logs JSON lines at info level, or debug with [DEFAULT] debug.
+func jsonHandler(w io.Writer, debug bool) slog.Handler {
 	level := slog.LevelInfo
 	if debug {
 		level = slog.LevelDebug
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+	return slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})
 }
 
 func serve(args []string, stderr io.Writer) int {
@@ -168,7 +171,15 @@ func serve(args []string, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	log := newLogger(stderr, cfg.Default.Debug)
+	sink := newLogSink(stderr)
+	defer sink.Close()
+	log := slog.New(flushingHandler{jsonHandler(sink, cfg.Default.Debug), sink})
+	// Messages written straight to stderr come after the log lines
+	// before them.
+	errorf := func(format string, a ...any) {
+		sink.Flush()
+		fmt.Fprintf(stderr, format, a...)
+	}
 	slog.SetDefault(log)
 	// The server reports the identity mode's warnings when it starts.
 	a, err := server.Authenticator(cfg, slog.New(slog.DiscardHandler))
@@ -179,25 +190,26 @@ func serve(args []string, stderr io.Writer) int {
 		_, err = server.CatalogPath(cfg)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "glimpse: config error: %v\n", err)
+		errorf("glimpse: config error: %v\n", err)
 		return exitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	srv, err := server.New(ctx, cfg, log)
 	if err != nil {
-		fmt.Fprintf(stderr, "glimpse: %v\n", err)
+		errorf("glimpse: %v\n", err)
 		return schemaExitCode(err)
 	}
 	defer srv.Close()
 	ln, err := net.Listen("tcp", cfg.Listen())
 	if err != nil {
-		fmt.Fprintf(stderr, "glimpse: %v\n", err)
+		errorf("glimpse: %v\n", err)
 		return exitFailure
 	}
 	log.Info("glimpse serving", "version", version, "listen", ln.Addr().String(), "data_dir", cfg.DataDir())
+	sink.Flush()
 	if err := srv.Serve(ctx, ln); err != nil {
-		fmt.Fprintf(stderr, "glimpse: %v\n", err)
+		errorf("glimpse: %v\n", err)
 		return exitFailure
 	}
 	log.Info("glimpse stopped")

@@ -68,6 +68,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		// Read pages through the kernel's page cache instead of a
 		// read(2) per page.
 		v.Add("_pragma", "mmap_size(268435456)")
+		// Each request in a group commit is a savepoint, and SQLite
+		// saves the pages a savepoint changes in a sub-journal: in
+		// memory, not a temporary file written page by page.
+		v.Add("_pragma", "temp_store(MEMORY)")
 		v.Add("_time_format", "sqlite")
 		if extra != "" {
 			v.Add("_txlock", extra)
