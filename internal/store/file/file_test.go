@@ -803,3 +803,51 @@ func TestLockCreatedLostName(t *testing.T) {
 		t.Errorf("lockCreated on its own file: got %v, %v; want true, nil", ok, err)
 	}
 }
+
+// Data of every length around a block and around the copy buffer comes
+// back as it was written, whether the length is declared or not, on disk
+// and on tmpfs (when /dev/shm is there).
+func TestPutLengthsAroundBoundaries(t *testing.T) {
+	const block = 4096
+	dirs := map[string]string{"temp dir": t.TempDir()}
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		if d, err := os.MkdirTemp("/dev/shm", "glimpse-test-"); err == nil {
+			t.Cleanup(func() { os.RemoveAll(d) })
+			dirs["tmpfs"] = d
+		}
+	}
+	for where, dir := range dirs {
+		d, err := New(filepath.Join(dir, "images"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, n := range []int{0, 1, block - 1, block, block + 1, d.bufSize - 1, d.bufSize, d.bufSize + 1, 3*d.bufSize + 5000} {
+			for _, declared := range []bool{true, false} {
+				t.Run(fmt.Sprintf("%s/%d bytes/declared %v", where, n, declared), func(t *testing.T) {
+					data := make([]byte, n)
+					for j := range data {
+						data[j] = byte(j*31 + j>>9 + i)
+					}
+					size := int64(-1)
+					if declared {
+						size = int64(n)
+					}
+					id := fmt.Sprintf("0c8f5e2a-7f3b-4d6e-9a1c-%012d", i*2+map[bool]int{true: 0, false: 1}[declared])
+					loc, written, err := d.Put(context.Background(), id, bytes.NewReader(data), size)
+					if err != nil || written != int64(n) {
+						t.Fatalf("Put: got %d, %v; want %d, nil", written, err, n)
+					}
+					rc, _, err := d.Get(context.Background(), loc, 0, -1)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, err := io.ReadAll(rc)
+					rc.Close()
+					if err != nil || !bytes.Equal(got, data) {
+						t.Fatalf("read back %d bytes (%v), want the %d written", len(got), err, n)
+					}
+				})
+			}
+		}
+	}
+}
