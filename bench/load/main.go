@@ -368,6 +368,13 @@ func (b *bench) runPhases(ctx context.Context, base string, pid, images int) (fi
 		r := loadgen.Run(ctx, loadgen.Phase{Conc: concurrency, Dur: fillTimeout, Limit: fillTimeout, MaxOps: need}, b.createOp(base))
 		note("fill", r)
 	}
+	if surplus := b.idCount() - images; surplus > 0 {
+		// The create phases may make more images than asked for; the
+		// list and GET figures are for exactly that many live images.
+		logf("deleting the %d images beyond %d", surplus, images)
+		r := loadgen.Run(ctx, loadgen.Phase{Conc: concurrency, Dur: fillTimeout, Limit: fillTimeout, MaxOps: surplus}, b.deleteOp(base))
+		note("trim", r)
+	}
 	f.Images = b.idCount()
 	if f.Images == 0 {
 		return f, fmt.Errorf("no image could be created (%s)", f.FirstErrorText)
@@ -439,6 +446,21 @@ func (b *bench) createOp(base string) func(context.Context) error {
 			b.mu.Unlock()
 			return nil
 		})
+	}
+}
+
+// deleteOp deletes the most recently created image it has not yet taken.
+func (b *bench) deleteOp(base string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		b.mu.Lock()
+		if len(b.ids) == 0 {
+			b.mu.Unlock()
+			return errors.New("no image left to delete")
+		}
+		id := b.ids[len(b.ids)-1]
+		b.ids = b.ids[:len(b.ids)-1]
+		b.mu.Unlock()
+		return b.expect(ctx, http.MethodDelete, base+"/v2/images/"+id, nil, http.StatusNoContent, nil)
 	}
 }
 

@@ -93,6 +93,18 @@ func fakeServe(args []string) int {
 		}
 		json.NewEncoder(w).Encode(img)
 	})
+	mux.HandleFunc("DELETE /v2/images/{id}", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		id := r.PathValue("id")
+		if _, ok := byID[id]; !ok {
+			http.NotFound(w, r)
+			return
+		}
+		delete(byID, id)
+		images = slices.DeleteFunc(images, func(img image) bool { return img.ID == id })
+		w.WriteHeader(http.StatusNoContent)
+	})
 	if err := http.ListenAndServe(*listen, mux); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -144,7 +156,7 @@ func TestFreshRunAgainstFake(t *testing.T) {
 	if f.Errors != 0 || len(b.warnings()) != 0 {
 		t.Fatalf("errors %v (%s), warnings %v", f.ErrorsByPhase, f.FirstErrorText, b.warnings())
 	}
-	if f.Images < cfg.images || f.CreatesC1 <= 0 || f.CreatesC16 <= 0 || f.GetsPerS <= 0 {
+	if f.Images != cfg.images || f.CreatesC1 <= 0 || f.CreatesC16 <= 0 || f.GetsPerS <= 0 {
 		t.Errorf("implausible figures: %+v", f)
 	}
 	if f.ListP50Ms <= 0 || f.ListP99Ms < f.ListP50Ms || f.ListTagP50Ms <= 0 || f.ListNameP50Ms <= 0 {
