@@ -371,7 +371,7 @@ func (b *bench) runPhases(ctx context.Context, base string, pid, images int) (fi
 	if surplus := b.idCount() - images; surplus > 0 {
 		// The create phases may make more images than asked for; the
 		// list and GET figures are for exactly that many live images.
-		logf("deleting the %d images beyond %d", surplus, images)
+		logf("deleting the %d oldest images, to leave %d", surplus, images)
 		r := loadgen.Run(ctx, loadgen.Phase{Conc: concurrency, Dur: fillTimeout, Limit: fillTimeout, MaxOps: surplus}, b.deleteOp(base))
 		note("trim", r)
 	}
@@ -449,7 +449,8 @@ func (b *bench) createOp(base string) func(context.Context) error {
 	}
 }
 
-// deleteOp deletes the most recently created image it has not yet taken.
+// deleteOp deletes the oldest image it has not yet taken, so that the
+// deleted rows lie behind the pages the list phases read.
 func (b *bench) deleteOp(base string) func(context.Context) error {
 	return func(ctx context.Context) error {
 		b.mu.Lock()
@@ -457,8 +458,8 @@ func (b *bench) deleteOp(base string) func(context.Context) error {
 			b.mu.Unlock()
 			return errors.New("no image left to delete")
 		}
-		id := b.ids[len(b.ids)-1]
-		b.ids = b.ids[:len(b.ids)-1]
+		id := b.ids[0]
+		b.ids = b.ids[1:]
 		b.mu.Unlock()
 		return b.expect(ctx, http.MethodDelete, base+"/v2/images/"+id, nil, http.StatusNoContent, nil)
 	}
