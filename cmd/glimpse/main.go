@@ -268,7 +268,8 @@ func db(cmd string, args []string, stdout, stderr io.Writer) int {
 // schema this binary cannot serve needs the operator's action, like a bad
 // configuration; anything else is a failure while running.
 func schemaExitCode(err error) int {
-	if errors.Is(err, sqlcat.ErrNewerSchema) || errors.Is(err, sqlcat.ErrOldSchema) {
+	var ce *server.ConfigError
+	if errors.Is(err, sqlcat.ErrNewerSchema) || errors.Is(err, sqlcat.ErrOldSchema) || errors.As(err, &ce) {
 		return exitUsage
 	}
 	return exitFailure

@@ -405,3 +405,37 @@ func openCatalog(t *testing.T, dataDir string) *sql.DB {
 	}
 	return db
 }
+
+// Settings that only the server can check (stores, policy files, the
+// Keystone section) are configuration errors too: one clear line, exit 2.
+func TestServeSettingErrors(t *testing.T) {
+	for _, tc := range []struct{ name, conf, want string }{
+		{"both file store options", "[glance_store]\nfilesystem_store_datadir = /tmp/a\nfilesystem_store_datadirs = /tmp/b:1\n", "filesystem_store_datadirs"},
+		{"policy check that does not parse", "[oslo_policy]\npolicy_file = policy.yaml\n", "policy"},
+		{"keystone without credentials", "[paste_deploy]\nflavor = keystone\n", "keystone_authtoken"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if strings.Contains(tc.conf, "policy.yaml") {
+				if err := os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte("get_image: \"(role:admin\"\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			conf := filepath.Join(dir, "glance-api.conf")
+			if err := os.WriteFile(conf, []byte(tc.conf), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r := runCmd(t, "serve", "--config", conf, "--data-dir", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0")
+			if r.code != 2 {
+				t.Errorf("exit code: got %d, want 2\n%s", r.code, r.stderr)
+			}
+			if !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("stderr: got %q, want it to name %s", r.stderr, tc.want)
+			}
+			noStackTrace(t, r.stderr)
+			if _, err := os.Stat(filepath.Join(dir, "data", "glance.sqlite")); err == nil {
+				t.Errorf("catalog created although the configuration was refused")
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -88,7 +89,7 @@ func Authenticator(cfg *config.Config, log *slog.Logger) (auth.Authenticator, er
 	case "keystone":
 		k, warnings, err := auth.NewKeystone(cfg.Raw["keystone_authtoken"], log)
 		if err != nil {
-			return nil, fmt.Errorf("[keystone_authtoken]: %w", err)
+			return nil, err
 		}
 		for _, w := range warnings {
 			log.Warn(w)
@@ -100,40 +101,76 @@ func Authenticator(cfg *config.Config, log *slog.Logger) (auth.Authenticator, er
 }
 
 // OpenStores builds the single file store of the legacy [glance_store]
-// configuration and removes what uploads cut short by a crash left in it.
+// configuration (over filesystem_store_datadir, or over the directories of
+// filesystem_store_datadirs) and removes what uploads cut short by a crash
+// left in it.
 func OpenStores(cfg *config.Config, log *slog.Logger) (*store.Set, error) {
-	dir := cfg.GlanceStore.FilesystemStoreDatadir
-	if dir == "" {
-		dir = filepath.Join(cfg.DataDir(), "images")
-	}
-	section := map[string]string{"filesystem_store_datadir": dir}
+	section := map[string]string{}
 	for k, v := range cfg.Raw["glance_store"] {
 		if strings.HasPrefix(k, "filesystem_store_") && k != "filesystem_store_datadir" {
 			section[k] = v
 		}
 	}
+	dir := cfg.GlanceStore.FilesystemStoreDatadir
+	if dir == "" && strings.TrimSpace(section["filesystem_store_datadirs"]) == "" {
+		dir = filepath.Join(cfg.DataDir(), "images")
+	}
+	if dir != "" {
+		section["filesystem_store_datadir"] = dir
+	}
 	fd, err := file.Open(section)
 	if err != nil {
-		return nil, fmt.Errorf("[glance_store] file store: %w", err)
+		return nil, fmt.Errorf("[glance_store] %w", err)
 	}
-	if n, err := fd.CleanTemp(); err != nil {
-		log.Warn("cannot clean interrupted uploads from the file store", "dir", fd.Dir(), "error", err)
-	} else if n > 0 {
-		log.Info("removed data of interrupted uploads", "dir", fd.Dir(), "files", n)
+	var dirs []*file.Driver
+	switch d := fd.(type) {
+	case *file.Driver:
+		dirs = []*file.Driver{d}
+	case *file.Multi:
+		for _, w := range d.Warnings() {
+			log.Warn(w)
+		}
+		dirs = d.Drivers()
+	}
+	for _, d := range dirs {
+		if n, err := d.CleanTemp(); err != nil {
+			log.Warn("cannot clean interrupted uploads from the file store", "dir", d.Dir(), "error", err)
+		} else if n > 0 {
+			log.Info("removed data of interrupted uploads", "dir", d.Dir(), "files", n)
+		}
 	}
 	return store.NewSet("file", store.Backend{ID: "file", Scheme: "file", Driver: fd})
 }
+
+// ConfigError is a failure of New caused by the configuration (identity,
+// policy or store settings), as opposed to the catalog or the machine.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
 
 // New builds a server: it opens the catalog, creating Glance's schema in an
 // empty database and refusing one it cannot serve.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, error) {
 	a, err := Authenticator(cfg, log)
 	if err != nil {
-		return nil, err
+		return nil, &ConfigError{err}
 	}
 	enforcer, propRules, err := Policy(cfg)
 	if err != nil {
-		return nil, err
+		return nil, &ConfigError{err}
+	}
+	// Stores before the catalog: a store setting that is wrong must not
+	// leave a new, empty catalog behind.
+	stores, err := OpenStores(cfg, log)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			// The machine's fault (a directory that cannot be made),
+			// not the settings'.
+			return nil, err
+		}
+		return nil, &ConfigError{err}
 	}
 	db, err := OpenCatalog(ctx, cfg)
 	if err != nil {
@@ -149,11 +186,6 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	} else if err == nil {
 		err = sqlcat.CheckVersion(rev)
 	}
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	stores, err := OpenStores(cfg, log)
 	if err != nil {
 		db.Close()
 		return nil, err

@@ -2,6 +2,8 @@
 // image ID in a directory (filesystem_store_datadir), and its location is
 // file://<directory>/<image-id>, as with glance_store's filesystem store, so
 // a data directory and its catalog can move between Glance and glimpse.
+// With filesystem_store_datadirs the store spans several directories, each
+// a Driver, and a Multi chooses where new images go (see Multi).
 //
 // Writes go to a hidden temporary file in the same directory, which is
 // synced and then renamed into place without replacing an existing file;
@@ -52,9 +54,7 @@ const (
 )
 
 func init() {
-	store.Register(Scheme, func(section map[string]string) (store.Driver, error) {
-		return Open(section)
-	})
+	store.Register(Scheme, Open)
 }
 
 // Driver is a filesystem store rooted at one directory.
@@ -152,20 +152,51 @@ func New(dir string, opts ...Option) (*Driver, error) {
 	return d, nil
 }
 
-// Open is the registered factory: it reads a store section's options.
+// Open is the registered factory: it reads a store section's options and
+// returns a *Driver for filesystem_store_datadir or a *Multi for
+// filesystem_store_datadirs. Exactly one of the two must be set, as with
+// glance_store.
 //
-//	filesystem_store_datadir   directory (required)
-//	filesystem_store_file_perm image file mode, written as octal digits
-//	                           (640 or 0640); <= 0 leaves the umask's mode
+//	filesystem_store_datadir    directory
+//	filesystem_store_datadirs   DIR[:PRIORITY] entries, separated by commas
+//	                            or newlines (see ParseDatadirs)
+//	filesystem_store_file_perm  image file mode, written as octal digits
+//	                            (640 or 0640); <= 0 leaves the umask's mode
 //	filesystem_store_chunk_size copy chunk size in bytes (default 65536)
-func Open(section map[string]string) (*Driver, error) {
+func Open(section map[string]string) (store.Driver, error) {
 	dir := strings.TrimSpace(section["filesystem_store_datadir"])
-	if dir == "" {
-		if strings.TrimSpace(section["filesystem_store_datadirs"]) != "" {
-			return nil, errors.New("file store: filesystem_store_datadirs is not supported; set filesystem_store_datadir")
-		}
-		return nil, errors.New("file store: filesystem_store_datadir is required")
+	dirs := strings.TrimSpace(section["filesystem_store_datadirs"])
+	switch {
+	case dir == "" && dirs == "":
+		return nil, errors.New("file store: specify at least filesystem_store_datadir or filesystem_store_datadirs")
+	case dir != "" && dirs != "":
+		return nil, errors.New("file store: specify either filesystem_store_datadir or filesystem_store_datadirs, not both")
 	}
+	opts, err := sectionOptions(section)
+	if err != nil {
+		return nil, err
+	}
+	if dir != "" {
+		d, err := New(dir, opts...)
+		if err != nil {
+			return nil, err
+		}
+		return d, nil
+	}
+	list, warnings, err := ParseDatadirs(dirs)
+	if err != nil {
+		return nil, err
+	}
+	m, err := NewMulti(list, opts...)
+	if err != nil {
+		return nil, err
+	}
+	m.warnings = warnings
+	return m, nil
+}
+
+// sectionOptions reads the options Open passes to every directory's driver.
+func sectionOptions(section map[string]string) ([]Option, error) {
 	var opts []Option
 	if v := strings.TrimSpace(section["filesystem_store_file_perm"]); v != "" {
 		mode, err := ParseFilePerm(v)
@@ -181,7 +212,7 @@ func Open(section map[string]string) (*Driver, error) {
 		}
 		opts = append(opts, WithChunkSize(n))
 	}
-	return New(dir, opts...)
+	return opts, nil
 }
 
 // ParseFilePerm reads filesystem_store_file_perm the way Glance does: an
@@ -221,11 +252,26 @@ func (d *Driver) Owns(uri string) bool {
 	return err == nil
 }
 
-// path turns a location URI into the file's path. Only file:// (and
-// glance_store's alias filesystem://) URIs of an absolute path whose
-// directory, once cleaned, is the store's directory, and whose name is not
-// hidden (temporary files are), are accepted.
+// path turns a location URI into the file's path. Only URIs that
+// cleanPath accepts, whose directory is the store's directory and whose
+// name is not hidden (temporary files are), are accepted.
 func (d *Driver) path(uri string) (string, error) {
+	c, err := cleanPath(uri)
+	if err != nil {
+		return "", err
+	}
+	if filepath.Dir(c) != d.dir {
+		return "", fmt.Errorf("outside the store directory %s", d.dir)
+	}
+	if name := filepath.Base(c); strings.HasPrefix(name, ".") {
+		return "", errors.New("not an image file")
+	}
+	return c, nil
+}
+
+// cleanPath returns the cleaned absolute path of a file:// (or
+// glance_store's alias filesystem://) location URI.
+func cleanPath(uri string) (string, error) {
 	s := store.Scheme(uri)
 	if s != "file" && s != "filesystem" {
 		return "", errors.New("not a file:// location")
@@ -237,14 +283,7 @@ func (d *Driver) path(uri string) (string, error) {
 	if strings.ContainsRune(p, 0) {
 		return "", errors.New("NUL in path")
 	}
-	c := filepath.Clean(p)
-	if filepath.Dir(c) != d.dir {
-		return "", fmt.Errorf("outside the store directory %s", d.dir)
-	}
-	if name := filepath.Base(c); strings.HasPrefix(name, ".") {
-		return "", errors.New("not an image file")
-	}
-	return c, nil
+	return filepath.Clean(p), nil
 }
 
 func validID(id string) bool {
@@ -285,10 +324,8 @@ func (d *Driver) Put(ctx context.Context, imageID string, r io.Reader, size int6
 		return fail(nil, err)
 	}
 	final := filepath.Join(d.dir, imageID)
-	if _, err := os.Lstat(final); err == nil {
-		return fail(store.ErrExists, nil)
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return fail(store.ErrUnavailable, err)
+	if err := d.absent(imageID); err != nil {
+		return "", 0, err
 	}
 
 	f, tmp, err := d.createTemp(imageID)
@@ -336,6 +373,19 @@ func (d *Driver) Put(ctx context.Context, imageID string, r io.Reader, size int6
 		return fail(store.ErrUnavailable, err)
 	}
 	return "file://" + final, n, nil
+}
+
+// absent checks that the directory has no entry named imageID: nil, or a
+// put *store.Error (ErrExists, or ErrUnavailable when it cannot tell).
+func (d *Driver) absent(imageID string) error {
+	_, err := os.Lstat(filepath.Join(d.dir, imageID))
+	switch {
+	case err == nil:
+		return &store.Error{Op: "put", Location: imageID, Kind: store.ErrExists}
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	}
+	return &store.Error{Op: "put", Location: imageID, Kind: store.ErrUnavailable, Err: err}
 }
 
 // createTemp creates an empty hidden file next to where the image goes, with

@@ -206,9 +206,9 @@ func TestOpenOptions(t *testing.T) {
 		sec     map[string]string
 		wantErr string // "" for success
 	}{
-		{"no datadir", map[string]string{}, "filesystem_store_datadir is required"},
-		{"blank datadir", map[string]string{"filesystem_store_datadir": "  "}, "filesystem_store_datadir is required"},
-		{"datadirs", map[string]string{"filesystem_store_datadirs": "/a:100"}, "filesystem_store_datadirs is not supported"},
+		{"no datadir", map[string]string{}, "specify at least filesystem_store_datadir or filesystem_store_datadirs"},
+		{"blank datadir", map[string]string{"filesystem_store_datadir": "  "}, "specify at least filesystem_store_datadir or filesystem_store_datadirs"},
+		{"datadir and datadirs", map[string]string{"filesystem_store_datadir": tmp + "/a", "filesystem_store_datadirs": tmp + "/b:100"}, "specify either filesystem_store_datadir or filesystem_store_datadirs"},
 		{"datadir is a file", map[string]string{"filesystem_store_datadir": notDir}, "not a directory"},
 		{"perm digit 8", map[string]string{"filesystem_store_datadir": tmp + "/a", "filesystem_store_file_perm": "680"}, "filesystem_store_file_perm"},
 		{"perm not a number", map[string]string{"filesystem_store_datadir": tmp + "/a", "filesystem_store_file_perm": "rw"}, "filesystem_store_file_perm"},
