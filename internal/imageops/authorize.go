@@ -70,33 +70,60 @@ func (s *Service) trivial(rule string) bool {
 }
 
 // imageTarget is the policy target of an existing image, as Glance's
-// ImageTarget presents it: project_id is the owner, member_id is the
-// caller's project when the image is shared and not the caller's own, and
-// the custom properties are there by name.
-func imageTarget(c *auth.Context, img *image.Image) map[string]string {
-	t := make(map[string]string, 8+len(img.Properties))
+// ImageTarget presents it: its attributes by name, project_id for the
+// owner, member_id for the caller's project when the image is shared and
+// not the caller's own, and the custom properties the caller may read.
+// Values are spelled as Python prints them (None, True, False), since
+// that is what policy files written for Glance compare against.
+func (s *Service) imageTarget(c *auth.Context, img *image.Image) map[string]string {
+	t := make(map[string]string, 20+len(img.Properties))
 	for k, v := range img.Properties {
-		if v != nil {
+		if v != nil && (s.props == nil || s.props.Allowed(k, "read", c)) {
 			t[k] = *v
 		}
 	}
-	t["id"] = img.ID
+	str := func(p *string) string {
+		if p == nil {
+			return none
+		}
+		return *p
+	}
+	num := func(p *int64) string {
+		if p == nil {
+			return none
+		}
+		return strconv.FormatInt(*p, 10)
+	}
+	t["id"], t["image_id"] = img.ID, img.ID
+	t["name"] = str(img.Name)
 	t["visibility"] = string(img.Visibility)
 	t["status"] = string(img.Status)
-	t["protected"] = strconv.FormatBool(img.Protected)
-	if img.Name != nil {
-		t["name"] = *img.Name
-	}
-	owner := none
-	if img.Owner != nil {
-		owner = *img.Owner
-	}
+	t["protected"] = pyBool(img.Protected)
+	t["os_hidden"] = pyBool(img.OSHidden)
+	t["disk_format"] = str(img.DiskFormat)
+	t["container_format"] = str(img.ContainerFormat)
+	t["checksum"] = str(img.Checksum)
+	t["os_hash_algo"] = str(img.OSHashAlgo)
+	t["os_hash_value"] = str(img.OSHashValue)
+	t["size"] = num(img.Size)
+	t["virtual_size"] = num(img.VirtualSize)
+	t["min_disk"] = strconv.Itoa(img.MinDisk)
+	t["min_ram"] = strconv.Itoa(img.MinRAM)
+	owner := str(img.Owner)
 	t["owner"], t["project_id"] = owner, owner
-	t["member_id"] = none
+	t["member_id"], t["member"] = none, none
 	if img.Visibility == image.Shared && orNone(c.ProjectID) != owner {
-		t["member_id"] = orNone(c.ProjectID)
+		t["member_id"], t["member"] = orNone(c.ProjectID), orNone(c.ProjectID)
 	}
 	return t
+}
+
+// pyBool spells b as Python does.
+func pyBool(b bool) string {
+	if b {
+		return "True"
+	}
+	return "False"
 }
 
 // newImageTarget is the target of an image about to be created: the
@@ -116,7 +143,7 @@ func (s *Service) enforce(op string, c *auth.Context, rule string, img *image.Im
 	if s.trivial(rule) {
 		return nil
 	}
-	t := imageTarget(c, img)
+	t := s.imageTarget(c, img)
 	if s.allowed(rule, c, t) {
 		return nil
 	}

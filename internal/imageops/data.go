@@ -308,11 +308,12 @@ func (s *Service) DataImage(ctx context.Context, c *auth.Context, id string) (*i
 	if err != nil {
 		return nil, err
 	}
-	if err := s.enforce(op, c, "download_image", img); err != nil {
-		return nil, err
-	}
+	// Glance refuses a deactivated image before it asks download_image.
 	if img.Status == image.Deactivated && !c.IsAdmin {
 		return nil, image.E(op, image.Forbidden, "The requested image has been deactivated. Image data download is forbidden.")
+	}
+	if err := s.enforce(op, c, "download_image", img); err != nil {
+		return nil, err
 	}
 	return img, nil
 }

@@ -107,14 +107,20 @@ func (s *Service) mutable(c *auth.Context, img *image.Image) bool {
 // Get returns an image the caller may see, without the properties it may
 // not read; others are NotFound, as Glance hides their existence.
 func (s *Service) Get(ctx context.Context, c *auth.Context, id string) (*image.Image, error) {
-	img, err := s.load(ctx, c, "imageops.Get", id)
+	const op = "imageops.Get"
+	img, err := s.load(ctx, c, op, id)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.enforce(op, c, "get_image", img); err != nil {
 		return nil, err
 	}
 	return s.readable(c, img), nil
 }
 
-// load returns a whole image the caller may see (get_image).
+// load returns a whole image the catalog shows the caller. Policy rules
+// are the caller's to check: as in Glance, only showing and listing ask
+// get_image; for other rules it only decides between 403 and 404.
 func (s *Service) load(ctx context.Context, c *auth.Context, op, id string) (*image.Image, error) {
 	img, err := s.cat.GetImage(ctx, id)
 	if err != nil {
@@ -127,30 +133,30 @@ func (s *Service) load(ctx context.Context, c *auth.Context, op, id string) (*im
 	if !ok {
 		return nil, image.E(op, image.NotFound, "No image found with ID %s", id)
 	}
-	if err := s.enforce(op, c, "get_image", img); err != nil {
-		return nil, err
-	}
 	return img, nil
 }
 
-// List returns one page; the query's scope is set from the caller.
-func (s *Service) List(ctx context.Context, c *auth.Context, q *catalog.ListQuery) ([]*image.Image, error) {
+// List returns one page; the query's scope is set from the caller. full
+// reports whether the catalog filled the page before the policy dropped
+// rows: the page then has a next one, as Glance decides.
+func (s *Service) List(ctx context.Context, c *auth.Context, q *catalog.ListQuery) (imgs []*image.Image, full bool, err error) {
 	const op = "imageops.List"
 	if !s.allowed("get_images", c, map[string]string{"project_id": orNone(c.ProjectID)}) {
-		return nil, ruleDenied(op, "get_images")
+		return nil, false, ruleDenied(op, "get_images")
 	}
 	q.Scope = scopeOf(c)
-	imgs, err := s.cat.ListImages(ctx, q)
+	imgs, err = s.cat.ListImages(ctx, q)
 	if errors.Is(err, catalog.ErrMarkerNotFound) {
-		return nil, image.E(op, image.Invalid, "No image found with ID %s", q.Marker)
+		return nil, false, image.E(op, image.Invalid, "No image found with ID %s", q.Marker)
 	}
 	if errors.Is(err, catalog.ErrMarkerForbidden) {
-		return nil, image.E(op, image.Forbidden, "Forbidding request, image %s not visible", q.Marker)
+		return nil, false, image.E(op, image.Forbidden, "Forbidding request, image %s not visible", q.Marker)
 	}
 	if err != nil {
-		return nil, catalogErr(op, "", err)
+		return nil, false, catalogErr(op, "", err)
 	}
-	return s.listable(c, imgs), nil
+	full = q.Limit >= 0 && len(imgs) == q.Limit
+	return s.listable(c, imgs), full, nil
 }
 
 // listable keeps the rows the caller passes get_image for, each without
@@ -162,7 +168,7 @@ func (s *Service) listable(c *auth.Context, imgs []*image.Image) []*image.Image 
 	}
 	out := imgs[:0]
 	for _, img := range imgs {
-		if filter && !s.allowed("get_image", c, imageTarget(c, img)) {
+		if filter && !s.allowed("get_image", c, s.imageTarget(c, img)) {
 			continue
 		}
 		out = append(out, s.readable(c, img))
@@ -221,7 +227,7 @@ func (s *Service) Create(ctx context.Context, c *auth.Context, in *image.Image, 
 	if err != nil {
 		return nil, catalogErr(op, img.ID, err)
 	}
-	return img, nil
+	return s.readable(c, img), nil
 }
 
 // checkQuotas enforces the property and tag quotas on img, which replaces
@@ -294,7 +300,7 @@ func (s *Service) update(ctx context.Context, c *auth.Context, id string, change
 		return nil, image.D(op, image.Forbidden, "Owner can't be updated by non admin.")
 	}
 	if img.Visibility != old.Visibility {
-		if err := s.checkVisibility(op, c, img.Visibility, imageTarget(c, old)); err != nil {
+		if err := s.checkVisibility(op, c, img.Visibility, s.imageTarget(c, old)); err != nil {
 			return nil, err
 		}
 	}
@@ -400,6 +406,6 @@ func (s *Service) DeleteTag(ctx context.Context, c *auth.Context, id, tag string
 		}
 		// Glance answers an absent tag with the generic 404 text.
 		return image.E("imageops.DeleteTag", image.NotFound, "")
-	}, -1, "Not allowed to update tags for image "+id+".", s.memberImage)
+	}, -1, "Not allowed to delete tags for image "+id+".", s.memberImage)
 	return err
 }

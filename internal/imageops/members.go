@@ -20,9 +20,20 @@ func (s *Service) memberImage(ctx context.Context, c *auth.Context, op, id strin
 }
 
 // ownsOrAdmin is the catalog's member filter: admins and the image's owner
-// see every membership, other projects only their own.
+// see every membership, other projects only their own. As in Glance's
+// query, a caller without a project owns an image without an owner.
 func ownsOrAdmin(c *auth.Context, img *image.Image) bool {
-	return c.IsAdmin || (c.ProjectID != "" && img.OwnerID() == c.ProjectID)
+	return c.IsAdmin || img.OwnerID() == c.ProjectID
+}
+
+// memberEnforce checks a member rule as Glance's member policy does: the
+// caller must pass get_image first (a bare 404 otherwise), then the rule
+// (a 403 naming it).
+func (s *Service) memberEnforce(op string, c *auth.Context, rule string, img *image.Image) error {
+	if err := s.enforce(op, c, "get_image", img); err != nil {
+		return err
+	}
+	return s.enforce(op, c, rule, img)
 }
 
 func memberNotFound(op, imageID, memberID string) error {
@@ -39,7 +50,7 @@ func (s *Service) AddMember(ctx context.Context, c *auth.Context, imageID, membe
 	if img.Visibility != image.Shared || !s.mutable(c, img) {
 		return nil, image.E(op, image.Forbidden, "Not allowed to create members for image %s.", imageID)
 	}
-	if err := s.enforce(op, c, "add_member", img); err != nil {
+	if err := s.memberEnforce(op, c, "add_member", img); err != nil {
 		return nil, err
 	}
 	if q := s.limits.Members; q >= 0 {
@@ -74,7 +85,7 @@ func (s *Service) ListMembers(ctx context.Context, c *auth.Context, imageID stri
 	if img.Visibility != image.Shared {
 		return nil, image.E(op, image.Forbidden, "Not allowed to list members for image %s: Only shared images have members.", imageID)
 	}
-	if err := s.enforce(op, c, "get_members", img); err != nil {
+	if err := s.memberEnforce(op, c, "get_members", img); err != nil {
 		return nil, err
 	}
 	ms, err := s.cat.ListMembers(ctx, imageID)
@@ -84,7 +95,7 @@ func (s *Service) ListMembers(ctx context.Context, c *auth.Context, imageID stri
 	all := ownsOrAdmin(c, img)
 	// Each membership is checked against get_member, as Glance does; the
 	// target is the image's, so one answer holds for every row.
-	if !all && !s.trivial("get_member") && !s.allowed("get_member", c, imageTarget(c, img)) {
+	if !s.trivial("get_member") && !s.allowed("get_member", c, s.imageTarget(c, img)) {
 		return []*image.Member{}, nil
 	}
 	out := []*image.Member{}
@@ -106,6 +117,9 @@ func (s *Service) GetMember(ctx context.Context, c *auth.Context, imageID, membe
 	if img.Visibility != image.Shared {
 		// Glance answers 404 here, with the reason as the message.
 		return nil, image.E(op, image.NotFound, "Only shared images have members.")
+	}
+	if err := s.enforce(op, c, "get_image", img); err != nil {
+		return nil, err
 	}
 	if err := s.enforce(op, c, "get_member", img); err != nil {
 		// Glance hides a membership the caller may not look up.
@@ -137,7 +151,7 @@ func (s *Service) UpdateMemberStatus(ctx context.Context, c *auth.Context, image
 	if img.Visibility != image.Shared || (s.legacy && !c.IsAdmin && img.OwnerID() == c.ProjectID) {
 		return nil, image.E(op, image.Forbidden, "Not allowed to update members for image %s.", imageID)
 	}
-	if err := s.enforce(op, c, "get_member", img); err != nil {
+	if err := s.memberEnforce(op, c, "get_member", img); err != nil {
 		return nil, err
 	}
 	if _, err := s.cat.GetMember(ctx, imageID, memberID); err != nil {
@@ -177,7 +191,7 @@ func (s *Service) DeleteMember(ctx context.Context, c *auth.Context, imageID, me
 	if s.pol != nil {
 		// Glance looks the membership up (get_member) before it asks
 		// delete_member.
-		if err := s.enforce(op, c, "get_member", img); err != nil {
+		if err := s.memberEnforce(op, c, "get_member", img); err != nil {
 			return err
 		}
 		_, err := s.cat.GetMember(ctx, imageID, memberID)

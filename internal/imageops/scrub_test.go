@@ -68,7 +68,7 @@ func TestDelayedDelete(t *testing.T) {
 	for _, c := range []*auth.Context{owner, adminCtx} {
 		_, err := f.svc.Get(ctx, c, id)
 		wantErr(t, "Get of a pending_delete image", err, image.NotFound, "No image found with ID "+id)
-		imgs, err := f.svc.List(ctx, c, &catalog.ListQuery{Visibility: "all", Limit: 100,
+		imgs, _, err := f.svc.List(ctx, c, &catalog.ListQuery{Visibility: "all", Limit: 100,
 			Sort: []catalog.SortKey{{Key: "created_at"}, {Key: "id"}}})
 		if err != nil {
 			t.Fatalf("List: %v", err)

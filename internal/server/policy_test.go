@@ -155,13 +155,16 @@ func TestPolicyDirs(t *testing.T) {
 // Glance's get_image does.
 func TestPolicyGetImageHides(t *testing.T) {
 	h := policyServer(t, "[oslo_policy]\npolicy_file = policy.yaml\n", map[string]string{
-		"policy.yaml": "get_image: \"role:admin or 'private':%(visibility)s\"\n"})
+		"policy.yaml": "get_image: \"role:admin or 'private':%(visibility)s\"\ndeactivate: \"role:admin\"\n"})
 	pub := cloudAdmin.must(t, h, http.StatusCreated, "POST", "/v2/images", jsonBody, publicImage)["id"].(string)
 	priv := otherMember.must(t, h, http.StatusCreated, "POST", "/v2/images", jsonBody, privateImage)["id"].(string)
 	otherMember.must(t, h, http.StatusNotFound, "GET", "/v2/images/"+pub, noBody, "")
 	otherMember.must(t, h, http.StatusOK, "GET", "/v2/images/"+priv, noBody, "")
-	// Any other rule on an image the caller may not get is a 404 too.
-	otherMember.must(t, h, http.StatusNotFound, "DELETE", "/v2/images/"+pub, noBody, "")
+	// Other routes do not ask get_image: the delete is refused by the
+	// ownership check, as in Glance, not hidden.
+	wantMessage(t, otherMember.do(h, "DELETE", "/v2/images/"+pub, noBody, ""), http.StatusForbidden, "You do not own this image")
+	// A rule that refuses the caller on an image it may not get hides it.
+	otherMember.must(t, h, http.StatusNotFound, "POST", "/v2/images/"+pub+"/actions/deactivate", noBody, "")
 	list := otherMember.must(t, h, http.StatusOK, "GET", "/v2/images", noBody, "")
 	imgs := list["images"].([]any)
 	if len(imgs) != 1 || imgs[0].(map[string]any)["id"] != priv {
@@ -169,6 +172,16 @@ func TestPolicyGetImageHides(t *testing.T) {
 	}
 	if got := len(cloudAdmin.must(t, h, http.StatusOK, "GET", "/v2/images", noBody, "")["images"].([]any)); got != 2 {
 		t.Fatalf("admin list: got %d images, want 2", got)
+	}
+	// A page the policy thinned still links to the next one when the
+	// catalog filled it, as Glance's does, so nothing becomes unreachable.
+	cloudAdmin.must(t, h, http.StatusCreated, "POST", "/v2/images", jsonBody, publicImage)
+	page := otherMember.must(t, h, http.StatusOK, "GET", "/v2/images?limit=2", noBody, "")
+	if imgs := page["images"].([]any); len(imgs) != 1 || imgs[0].(map[string]any)["id"] != priv {
+		t.Fatalf("first page: got %v, want only %s", imgs, priv)
+	}
+	if next, _ := page["next"].(string); !strings.Contains(next, "marker="+priv) {
+		t.Fatalf("first page's next link: got %q, want one after %s", next, priv)
 	}
 }
 
@@ -345,4 +358,24 @@ func propertyProtectionCases(t *testing.T, h http.Handler) {
 	if img := shown(cloudAdmin); img["secret_key"] != "k" || img["x_team"] != "red" || img["x_billing_code"] != "42" || img["name"] != "renamed" {
 		t.Fatalf("after the edits: %v", img)
 	}
+}
+
+// A cloud that renames its administrator role is obeyed: the admin role
+// alone no longer sees other projects' private images.
+func TestContextIsAdminFromPolicy(t *testing.T) {
+	h := policyServer(t, "[oslo_policy]\npolicy_file = policy.yaml\n", map[string]string{
+		"policy.yaml": "context_is_admin: \"role:cloud_admin\"\n"})
+	id := ownerMember.must(t, h, http.StatusCreated, "POST", "/v2/images", jsonBody, privateImage)["id"].(string)
+	caller{"p-admin", "admin"}.must(t, h, http.StatusNotFound, "GET", "/v2/images/"+id, noBody, "")
+	caller{"p-admin", "cloud_admin"}.must(t, h, http.StatusOK, "GET", "/v2/images/"+id, noBody, "")
+}
+
+// Policy files written for Glance compare image attributes as Python
+// spells them.
+func TestPolicyTargetAttributes(t *testing.T) {
+	h := policyServer(t, "[oslo_policy]\npolicy_file = policy.yaml\n", map[string]string{
+		"policy.yaml": "delete_image: \"'False':%(protected)s\"\nupload_image: \"'qcow2':%(disk_format)s\"\n"})
+	id := ownerMember.must(t, h, http.StatusCreated, "POST", "/v2/images", jsonBody, privateImage)["id"].(string)
+	wantMessage(t, ownerMember.do(h, "PUT", "/v2/images/"+id+"/file", octetStream, "raw bytes"), http.StatusForbidden, "You are not authorized to complete upload_image action.")
+	ownerMember.must(t, h, http.StatusNoContent, "DELETE", "/v2/images/"+id, noBody, "")
 }

@@ -303,8 +303,11 @@ func (s *Server) middleware(vh *versions.Handler, next http.Handler) http.Handle
 		}
 		if _, unauthenticated := s.auth.(auth.Unauthenticated); !unauthenticated {
 			// As Glance's request context: is_admin is what the
-			// context_is_admin rule says of the caller.
-			c.IsAdmin = s.policy.IsAdmin(creds(c))
+			// context_is_admin rule says of the caller, whatever the
+			// authenticator guessed from the roles.
+			pc := creds(c)
+			pc.IsAdmin = false
+			c.IsAdmin = s.policy.IsAdmin(pc)
 		}
 		if c.ReadOnly && mutating(r.Method) {
 			// Glance's anonymous caller may only read.

@@ -315,7 +315,7 @@ func TestForeignImages(t *testing.T) {
 		{"delete public", "DELETE", "public", "", "", 403, notOwner, ""},
 		{"tag community", "PUT", "community", "/tags/x", "", 403, "Not allowed to update tags for image {id}.", ""},
 		{"tag private", "PUT", "private", "/tags/x", "", 404, "Image {id} not found.", ""},
-		{"untag community", "DELETE", "community", "/tags/x", "", 403, "Not allowed to update tags for image {id}.", ""},
+		{"untag community", "DELETE", "community", "/tags/x", "", 403, "Not allowed to delete tags for image {id}.", ""},
 		{"deactivate community", "POST", "community", "/actions/deactivate", "", 403, notOwner, ""},
 		{"deactivate private", "POST", "private", "/actions/deactivate", "", 404, "No image found with ID {id}", ""},
 		{"add member to shared", "POST", "shared", "/members", `{"member": "B"}`, 404, "Image {id} not found.", ""},

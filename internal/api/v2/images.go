@@ -87,7 +87,7 @@ func (a *API) listImages(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	imgs, err := a.ops.List(r.Context(), caller(r), lq)
+	imgs, full, err := a.ops.List(r.Context(), caller(r), lq)
 	if err != nil {
 		return err
 	}
@@ -97,7 +97,7 @@ func (a *API) listImages(w http.ResponseWriter, r *http.Request) error {
 		items[i] = imageJSON(img)
 		lastID = img.ID
 	}
-	first, next := pageLinks(r.URL.RawQuery, lastID, len(imgs) > 0 && len(imgs) == lq.Limit)
+	first, next := pageLinks(r.URL.RawQuery, lastID, len(imgs) > 0 && full)
 	o := wirejson.NewObject().RawBytes("images", wirejson.Array(items)).
 		String("first", first).String("schema", "/v2/schemas/images")
 	if next != "" {
