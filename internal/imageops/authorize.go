@@ -1,6 +1,7 @@
 package imageops
 
 import (
+	"slices"
 	"strconv"
 
 	"glimpse/internal/auth"
@@ -201,9 +202,15 @@ func (s *Service) readable(c *auth.Context, img *image.Image) *image.Image {
 // checkPropertyChanges applies property protections to an edit from old
 // (nil on create; otherwise the caller's readable view of the image) to
 // img.
-func (s *Service) checkPropertyChanges(op string, c *auth.Context, old, img *image.Image) error {
+//
+// A property the edit names (touched) is checked even when its value does
+// not change, as Glance checks every assignment.
+func (s *Service) checkPropertyChanges(op string, c *auth.Context, old, img *image.Image, touched []Touch) error {
 	if s.props == nil {
 		return nil
+	}
+	named := func(k string) bool {
+		return slices.ContainsFunc(touched, func(t Touch) bool { return t.Key == k && t.Op != "remove" })
 	}
 	for k, v := range img.Properties {
 		var was *string
@@ -216,7 +223,7 @@ func (s *Service) checkPropertyChanges(op string, c *auth.Context, old, img *ima
 			if !s.props.Allowed(k, "create", c) {
 				return reserved(op, k)
 			}
-		case !samePtr(was, v):
+		case !samePtr(was, v) || named(k):
 			if !s.props.Allowed(k, "update", c) {
 				return reserved(op, k)
 			}

@@ -202,7 +202,7 @@ func (s *Service) Create(ctx context.Context, c *auth.Context, in *image.Image, 
 	if s.legacy && !c.IsAdmin && img.OwnerID() != c.ProjectID {
 		return nil, image.E(op, image.Forbidden, "You are not permitted to create images owned by '%s'.", img.OwnerID())
 	}
-	if err := s.checkPropertyChanges(op, c, nil, img); err != nil {
+	if err := s.checkPropertyChanges(op, c, nil, img, nil); err != nil {
 		return nil, err
 	}
 	if img.Visibility == "" {
@@ -269,8 +269,21 @@ type Change func(img *image.Image) error
 // Update applies change to the image and stores the result in one
 // transaction guarded by the status it was loaded in. attemptedTags is
 // the tag count the client asked for (-1 when the change does not set tags).
-func (s *Service) Update(ctx context.Context, c *auth.Context, id string, change Change, attemptedTags int) (*image.Image, error) {
-	return s.update(ctx, c, id, change, attemptedTags, "You do not own this image", s.load)
+//
+// touched names what the edit sets, in request order, so that the checks
+// Glance makes per change (owner, visibility, property protections) run
+// even when a value is set to what it already was.
+func (s *Service) Update(ctx context.Context, c *auth.Context, id string, change Change, attemptedTags int, touched ...Touch) (*image.Image, error) {
+	return s.update(ctx, c, id, change, attemptedTags, touched, "You do not own this image", s.load)
+}
+
+// Touch is one attribute or property an edit sets or removes.
+type Touch struct {
+	Op  string // add, replace or remove
+	Key string
+	// Value is the new value of visibility, the one attribute whose
+	// value decides a rule before the edit is applied.
+	Value string
 }
 
 // loader loads the image a use case works on, with the wording of a
@@ -279,17 +292,43 @@ type loader func(ctx context.Context, c *auth.Context, op, id string) (*image.Im
 
 // update is Update with the refusal Glance words per route for callers
 // who may see the image but not change it.
-func (s *Service) update(ctx context.Context, c *auth.Context, id string, change Change, attemptedTags int, denied string, load loader) (*image.Image, error) {
+func (s *Service) update(ctx context.Context, c *auth.Context, id string, change Change, attemptedTags int, touched []Touch, denied string, load loader) (*image.Image, error) {
 	const op = "imageops.Update"
 	old, err := load(ctx, c, op, id)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.enforce(op, c, "modify_image", old); err != nil {
-		return nil, err
+	modify := func() error {
+		if err := s.enforce(op, c, "modify_image", old); err != nil {
+			return err
+		}
+		if !s.mutable(c, old) {
+			return image.E(op, image.Forbidden, "%s", denied)
+		}
+		return nil
 	}
-	if !s.mutable(c, old) {
-		return nil, image.E(op, image.Forbidden, "%s", denied)
+	if len(touched) == 0 {
+		if err := modify(); err != nil {
+			return nil, err
+		}
+	}
+	// Glance checks each change before it applies it: an owner change
+	// by a non-admin, then the visibility rule, then modify_image (the
+	// same for every change, so asked once).
+	for i, t := range touched {
+		if t.Key == "owner" && t.Op == "replace" && !c.IsAdmin {
+			return nil, image.D(op, image.Forbidden, "Owner can't be updated by non admin.")
+		}
+		if t.Key == "visibility" && t.Op != "remove" {
+			if err := s.checkVisibility(op, c, image.Visibility(t.Value), s.imageTarget(c, old)); err != nil {
+				return nil, err
+			}
+		}
+		if i == 0 {
+			if err := modify(); err != nil {
+				return nil, err
+			}
+		}
 	}
 	view := s.readable(c, old)
 	img := view.Clone()
@@ -299,12 +338,12 @@ func (s *Service) update(ctx context.Context, c *auth.Context, id string, change
 	if img.OwnerID() != old.OwnerID() && !c.IsAdmin {
 		return nil, image.D(op, image.Forbidden, "Owner can't be updated by non admin.")
 	}
-	if img.Visibility != old.Visibility {
+	if img.Visibility != old.Visibility && !slices.ContainsFunc(touched, func(t Touch) bool { return t.Key == "visibility" }) {
 		if err := s.checkVisibility(op, c, img.Visibility, s.imageTarget(c, old)); err != nil {
 			return nil, err
 		}
 	}
-	if err := s.checkPropertyChanges(op, c, view, img); err != nil {
+	if err := s.checkPropertyChanges(op, c, view, img, touched); err != nil {
 		return nil, err
 	}
 	keepHidden(old, view, img)
@@ -391,7 +430,7 @@ func (s *Service) AddTag(ctx context.Context, c *auth.Context, id, tag string) e
 			return image.E("imageops.AddTag", image.TooLarge, "Image tag limit exceeded for image %s: The limit has been exceeded on the number of allowed image tags. Attempted: %d, Maximum: %d:", id, len(img.Tags), q)
 		}
 		return nil
-	}, -1, "Not allowed to update tags for image "+id+".", s.memberImage)
+	}, -1, nil, "Not allowed to update tags for image "+id+".", s.memberImage)
 	return err
 }
 
@@ -406,6 +445,6 @@ func (s *Service) DeleteTag(ctx context.Context, c *auth.Context, id, tag string
 		}
 		// Glance answers an absent tag with the generic 404 text.
 		return image.E("imageops.DeleteTag", image.NotFound, "")
-	}, -1, "Not allowed to delete tags for image "+id+".", s.memberImage)
+	}, -1, nil, "Not allowed to delete tags for image "+id+".", s.memberImage)
 	return err
 }

@@ -379,3 +379,34 @@ func TestPolicyTargetAttributes(t *testing.T) {
 	wantMessage(t, ownerMember.do(h, "PUT", "/v2/images/"+id+"/file", octetStream, "raw bytes"), http.StatusForbidden, "You are not authorized to complete upload_image action.")
 	ownerMember.must(t, h, http.StatusNoContent, "DELETE", "/v2/images/"+id, noBody, "")
 }
+
+// Glance checks every change before applying it, also when the value does
+// not change: re-setting a protected property, re-publishing a public
+// image, and the visibility rule comes before the ownership check.
+func TestChecksPerChange(t *testing.T) {
+	h := policyServer(t, "[DEFAULT]\nproperty_protection_file = protections.conf\n", map[string]string{"protections.conf": `[^frozen_]
+create = admin
+read = @
+update = admin
+delete = admin
+
+[.*]
+create = @
+read = @
+update = @
+delete = @
+`})
+	id := cloudAdmin.must(t, h, http.StatusCreated, "POST", "/v2/images", jsonBody,
+		`{"name":"n","visibility":"public","frozen_code":"7"}`)["id"].(string)
+	adminMember := caller{cloudAdmin.project, "member"}
+	patch := func(who caller, ops string) *httptest.ResponseRecorder {
+		return who.do(h, "PATCH", "/v2/images/"+id, jsonPatch, ops)
+	}
+	wantMessage(t, patch(adminMember, `[{"op":"replace","path":"/frozen_code","value":"7"}]`), http.StatusForbidden, "Attribute 'frozen_code' is reserved.")
+	wantMessage(t, patch(adminMember, `[{"op":"replace","path":"/visibility","value":"public"}]`), http.StatusForbidden, "You are not authorized to complete publicize_image action.")
+	wantMessage(t, patch(otherMember, `[{"op":"replace","path":"/visibility","value":"public"}]`), http.StatusForbidden, "You are not authorized to complete publicize_image action.")
+	wantMessage(t, patch(otherMember, `[{"op":"replace","path":"/name","value":"x"}]`), http.StatusForbidden, "You do not own this image")
+	if w := patch(cloudAdmin, `[{"op":"replace","path":"/frozen_code","value":"7"},{"op":"replace","path":"/visibility","value":"public"}]`); w.Code != http.StatusOK {
+		t.Fatalf("admin re-setting both: got %d %s", w.Code, w.Body)
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	"glimpse/internal/api/httperr"
 	"glimpse/internal/image"
+	"glimpse/internal/imageops"
 )
 
 const (
@@ -189,6 +190,13 @@ func (a *API) updateImage(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	attemptedTags := -1
+	touched := make([]imageops.Touch, len(changes))
+	for i, c := range changes {
+		touched[i] = imageops.Touch{Op: c.op, Key: c.key}
+		if v, ok := c.value.(string); ok && c.key == "visibility" {
+			touched[i].Value = v
+		}
+	}
 	for _, c := range changes {
 		if c.key == "tags" && c.op != "remove" {
 			attemptedTags = len(c.value.([]any))
@@ -201,7 +209,7 @@ func (a *API) updateImage(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 		return nil
-	}, attemptedTags)
+	}, attemptedTags, touched...)
 	if err != nil {
 		return err
 	}
