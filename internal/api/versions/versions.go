@@ -59,7 +59,13 @@ func Current(have map[Feature]bool) int {
 type Handler struct {
 	current        int
 	publicEndpoint string
+	v1             bool
 }
+
+// EnableV1 adds the Images v1 API to discovery (as v1.1 and v1.0,
+// DEPRECATED, after the v2 versions, as Glance listed it) and lets /v1
+// requests through. Call it before serving.
+func (h *Handler) EnableV1() { h.v1 = true }
 
 // New returns the discovery handler. current is the highest minor version
 // offered (see Current); glimpse always lists at least v2.0.
@@ -83,6 +89,13 @@ func (h *Handler) body(r *http.Request) []byte {
 			String("id", "v2."+strconv.Itoa(minor)).
 			String("status", status).
 			RawBytes("links", wirejson.Array([][]byte{link})).Bytes())
+	}
+	if h.v1 {
+		link := wirejson.NewObject().String("rel", "self").String("href", base+"/v1/").Bytes()
+		for _, id := range []string{"v1.1", "v1.0"} {
+			items = append(items, wirejson.NewObject().String("id", id).String("status", "DEPRECATED").
+				RawBytes("links", wirejson.Array([][]byte{link})).Bytes())
+		}
 	}
 	return wirejson.NewObject().RawBytes("versions", wirejson.Array(items)).Bytes()
 }
@@ -129,6 +142,17 @@ func (h *Handler) Negotiate(w http.ResponseWriter, r *http.Request) bool {
 	if m == nil {
 		h.ServeVersions(w, r, http.StatusMultipleChoices)
 		return false
+	}
+	if m[1] == "1" && h.v1 {
+		if m[2] != "" && m[2] != "0" && m[2] != "1" {
+			h.ServeVersions(w, r, http.StatusMultipleChoices)
+			return false
+		}
+		if m[2] != "" {
+			r.URL.Path = "/v1" + m[3]
+			r.URL.RawPath = ""
+		}
+		return true
 	}
 	if m[1] != "2" {
 		h.ServeVersions(w, r, http.StatusMultipleChoices)

@@ -107,3 +107,41 @@ func TestPublicEndpoint(t *testing.T) {
 		t.Errorf("status = %d, want 200", w.Code)
 	}
 }
+
+// With the v1 API on, v1.1 and v1.0 are listed as DEPRECATED after the v2
+// versions, and /v1 requests reach the API.
+func TestNegotiateV1(t *testing.T) {
+	h := New(3, "")
+	h.EnableV1()
+	for _, tt := range []struct {
+		path       string
+		wantStatus int
+		wantPath   string
+	}{
+		{"/v1/images", 0, "/v1/images"},
+		{"/v1.1/images/x", 0, "/v1/images/x"},
+		{"/v1.0/images", 0, "/v1/images"},
+		{"/v1.2/images", 300, ""},
+		{"/v2/images", 0, "/v2/images"},
+	} {
+		r := httptest.NewRequest("GET", "http://example.test"+tt.path, nil)
+		w := httptest.NewRecorder()
+		passed := h.Negotiate(w, r)
+		if tt.wantStatus == 0 && (!passed || r.URL.Path != tt.wantPath) {
+			t.Errorf("Negotiate(%s) = %v, path %q; want passed on as %q", tt.path, passed, r.URL.Path, tt.wantPath)
+		}
+		if tt.wantStatus != 0 && (passed || w.Code != tt.wantStatus) {
+			t.Errorf("Negotiate(%s) = %v, status %d; want %d", tt.path, passed, w.Code, tt.wantStatus)
+		}
+	}
+	w := httptest.NewRecorder()
+	h.ServeVersions(w, httptest.NewRequest("GET", "http://example.test/versions", nil), 200)
+	var d doc
+	if err := json.Unmarshal(w.Body.Bytes(), &d); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(d.Versions); n != 6 || d.Versions[4].ID != "v1.1" || d.Versions[5].ID != "v1.0" ||
+		d.Versions[4].Status != "DEPRECATED" || d.Versions[5].Links[0].Href != "http://example.test/v1/" {
+		t.Fatalf("versions = %+v, want v2.3 … v2.0 then v1.1 and v1.0 DEPRECATED linking /v1/", d.Versions)
+	}
+}
