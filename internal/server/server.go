@@ -267,8 +267,9 @@ func (w *statusWriter) ReadFrom(r io.Reader) (int64, error) {
 	return n, err
 }
 
-// middleware: version negotiation, recovery, identity, request id and one
-// access-log line per request.
+// middleware wraps an API in what every request passes through: version
+// negotiation (vh; nil on the listeners of APIs without it), identity,
+// the request id, the access log and panic recovery.
 func (s *Server) middleware(vh *versions.Handler, next http.Handler) http.Handler {
 	maxID := s.cfg.Default.MaxRequestIDLength
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
@@ -293,7 +294,7 @@ func (s *Server) middleware(vh *versions.Handler, next http.Handler) http.Handle
 			log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path,
 				"status", w.status, "bytes", w.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000)
 		}()
-		if !vh.Negotiate(w, r) {
+		if vh != nil && !vh.Negotiate(w, r) {
 			return
 		}
 		c, err := s.auth.Authenticate(r)
@@ -358,8 +359,12 @@ func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, err error) {
 // Serve answers requests on ln until ctx is cancelled, then shuts down
 // gracefully, letting requests in flight finish for up to 30 s.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	return s.serve(ctx, ln, s.handler)
+}
+
+func (s *Server) serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	hs := &http.Server{
-		Handler:           s.handler,
+		Handler:           h,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       10 * time.Minute,
 		MaxHeaderBytes:    1 << 20,
