@@ -33,6 +33,7 @@ type Config struct {
 	GlanceStore GlanceStoreSection // [glance_store]
 	OsloPolicy  OsloPolicySection  // [oslo_policy]
 	Glimpse     GlimpseSection     // [glimpse], options of our own
+	Registry    RegistrySection    // [registry]
 
 	// Dir is the directory of the configuration file ("" without one):
 	// relative names of other files it mentions (policy, property
@@ -136,9 +137,19 @@ type GlimpseSection struct {
 	DataDir string
 	// Insecure allows listening on a non-loopback address without
 	// authentication.
-	Insecure       bool
+	Insecure bool
+	// RegistryListen and ComputeListen are the HOST:PORT addresses of the
+	// glance-registry API and the compute /images proxy; empty turns
+	// them off.
 	RegistryListen string
 	ComputeListen  string
+}
+
+// RegistrySection is [registry], the glance-registry listener as
+// glance-registry.conf named it ([DEFAULT] bind_host/bind_port there).
+type RegistrySection struct {
+	BindHost string
+	BindPort int
 }
 
 // Problems is a list of configuration errors, one complete sentence per
@@ -208,6 +219,20 @@ func Default() *Config {
 // Listen is the address the API server binds to.
 func (c *Config) Listen() string {
 	return net.JoinHostPort(c.Default.BindHost, strconv.Itoa(c.Default.BindPort))
+}
+
+// RegistryListen is the glance-registry API's address, "" when it is off:
+// [glimpse] registry_listen, else [registry] bind_host/bind_port when a
+// port is set (the host defaulting to loopback).
+func (c *Config) RegistryListen() string {
+	if c.Glimpse.RegistryListen != "" || c.Registry.BindPort == 0 {
+		return c.Glimpse.RegistryListen
+	}
+	host := c.Registry.BindHost
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(c.Registry.BindPort))
 }
 
 // DataDir is the directory holding the embedded database and, unless
@@ -310,7 +335,7 @@ func deprecatedAlias(section, key string) string {
 
 // typedSections are the sections decoded into Config fields; an option in
 // them that glimpse does not know is worth a warning.
-var typedSections = []string{"DEFAULT", "database", "image_format", "paste_deploy", "glance_store", "oslo_policy", "glimpse"}
+var typedSections = []string{"DEFAULT", "database", "image_format", "paste_deploy", "glance_store", "oslo_policy", "glimpse", "registry"}
 
 // passThroughSections are read by other packages from Raw, or are Glance
 // sections whose contents do not matter to glimpse; they are kept without
@@ -506,6 +531,19 @@ func (c *Config) Validate() error {
 
 	if d.BindPort < 0 || d.BindPort > 65535 {
 		bad("DEFAULT", "bind_port", d.BindPort, "must be between 0 and 65535")
+	}
+	if c.Registry.BindPort < 0 || c.Registry.BindPort > 65535 {
+		bad("registry", "bind_port", c.Registry.BindPort, "must be between 0 and 65535")
+	}
+	for _, l := range []struct{ key, v string }{{"registry_listen", c.Glimpse.RegistryListen}, {"compute_listen", c.Glimpse.ComputeListen}} {
+		if l.v == "" {
+			continue
+		}
+		if _, port, err := net.SplitHostPort(l.v); err != nil {
+			bad("glimpse", l.key, l.v, "is not HOST:PORT")
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			bad("glimpse", l.key, l.v, "has no valid port")
+		}
 	}
 	if d.APILimitMax < 1 {
 		bad("DEFAULT", "api_limit_max", d.APILimitMax, "must be at least 1")

@@ -348,6 +348,13 @@ func TestValidate(t *testing.T) {
 		}, []string{`[DEFAULT] enabled_import_methods: "carrier-pigeon" is not one of glance-direct, web-download, copy-image, glance-download`}},
 		{"rule format", func(c *Config) { c.Default.PropertyProtectionRuleFormat = "acl" },
 			[]string{`[DEFAULT] property_protection_rule_format: "acl" is not one of roles, policies`}},
+		{"compute listen", func(c *Config) { c.Glimpse.ComputeListen = "127.0.0.1:8774" }, nil},
+		{"compute listen without port", func(c *Config) { c.Glimpse.ComputeListen = "127.0.0.1" },
+			[]string{`[glimpse] compute_listen: "127.0.0.1" is not HOST:PORT`}},
+		{"registry listen bad port", func(c *Config) { c.Glimpse.RegistryListen = "127.0.0.1:http" },
+			[]string{`[glimpse] registry_listen: "127.0.0.1:http" has no valid port`}},
+		{"registry bind_port out of range", func(c *Config) { c.Registry.BindPort = 70000 },
+			[]string{`[registry] bind_port: "70000" must be between 0 and 65535`}},
 		{"secure rbac matches new defaults", func(c *Config) {
 			v := true
 			c.Default.EnforceSecureRBAC, c.OsloPolicy.EnforceNewDefaults = &v, true
@@ -449,5 +456,28 @@ func TestProblemsError(t *testing.T) {
 	}
 	if err := (Problems{}).err(); err != nil {
 		t.Errorf("empty Problems as error = %#v, want nil", err)
+	}
+}
+
+func TestRegistryListen(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		set  func(c *Config)
+		want string
+	}{
+		{"off by default", func(*Config) {}, ""},
+		{"[registry] bind_port", func(c *Config) { c.Registry.BindPort = 9191 }, "127.0.0.1:9191"},
+		{"[registry] bind_host and bind_port", func(c *Config) { c.Registry.BindHost, c.Registry.BindPort = "::1", 9191 }, "[::1]:9191"},
+		{"[glimpse] registry_listen wins", func(c *Config) {
+			c.Registry.BindPort, c.Glimpse.RegistryListen = 9191, "127.0.0.2:9999"
+		}, "127.0.0.2:9999"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default()
+			tc.set(c)
+			if got := c.RegistryListen(); got != tc.want {
+				t.Fatalf("RegistryListen: got %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

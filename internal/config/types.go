@@ -86,6 +86,9 @@ func (c *Config) options() []option {
 		{"glimpse", "insecure", boolean(&g.Insecure)},
 		{"glimpse", "registry_listen", str(&g.RegistryListen)},
 		{"glimpse", "compute_listen", str(&g.ComputeListen)},
+
+		{"registry", "bind_host", str(&c.Registry.BindHost)},
+		{"registry", "bind_port", integer(&c.Registry.BindPort)},
 	}
 }
 
