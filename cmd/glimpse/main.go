@@ -41,6 +41,7 @@ func main() {
 
 const usage = `usage:
   glimpse serve [--config FILE] [--data-dir DIR] [--listen HOST:PORT] [--insecure]
+                [--registry-listen HOST:PORT] [--compute-listen HOST:PORT]
   glimpse db sync [--config FILE] [--data-dir DIR]
   glimpse db version [--config FILE] [--data-dir DIR]
   glimpse scrub [--config FILE] [--data-dir DIR]
@@ -86,10 +87,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // options are the flags every command that reads the configuration takes.
 type options struct {
-	configFile string
-	dataDir    string
-	listen     string
-	insecure   bool
+	configFile     string
+	dataDir        string
+	listen         string
+	registryListen string
+	computeListen  string
+	insecure       bool
 }
 
 func parseFlags(name string, args []string, withListen bool, stderr io.Writer) (*options, bool) {
@@ -100,6 +103,8 @@ func parseFlags(name string, args []string, withListen bool, stderr io.Writer) (
 	fs.StringVar(&o.dataDir, "data-dir", "", "directory for the catalog and image data (default ./glimpse-data)")
 	if withListen {
 		fs.StringVar(&o.listen, "listen", "", "address to listen on, HOST:PORT (default 127.0.0.1:9292)")
+		fs.StringVar(&o.registryListen, "registry-listen", "", "also serve the glance-registry API on HOST:PORT")
+		fs.StringVar(&o.computeListen, "compute-listen", "", "also serve the compute API's /images proxy on HOST:PORT")
 		fs.BoolVar(&o.insecure, "insecure", false, "allow a non-loopback address without authentication")
 	}
 	if err := fs.Parse(args); err != nil {
@@ -122,6 +127,12 @@ func loadConfig(o *options, stderr io.Writer) (*config.Config, bool) {
 		}
 		if o.insecure {
 			c.Glimpse.Insecure = true
+		}
+		if o.registryListen != "" {
+			c.Glimpse.RegistryListen = o.registryListen
+		}
+		if o.computeListen != "" {
+			c.Glimpse.ComputeListen = o.computeListen
 		}
 		if o.listen != "" {
 			host, port, err := net.SplitHostPort(o.listen)
@@ -183,8 +194,10 @@ func serve(args []string, stderr io.Writer) int {
 	slog.SetDefault(log)
 	// The server reports the identity mode's warnings when it starts.
 	a, err := server.Authenticator(cfg, slog.New(slog.DiscardHandler))
-	if err == nil {
-		err = server.CheckListen(cfg.Listen(), a, cfg.Glimpse.Insecure)
+	for _, addr := range []string{cfg.Listen(), cfg.RegistryListen(), cfg.Glimpse.ComputeListen} {
+		if err == nil && addr != "" {
+			err = server.CheckListen(addr, a, cfg.Glimpse.Insecure)
+		}
 	}
 	if err == nil {
 		_, err = server.CatalogPath(cfg)
@@ -201,19 +214,57 @@ func serve(args []string, stderr io.Writer) int {
 		return schemaExitCode(err)
 	}
 	defer srv.Close()
-	ln, err := net.Listen("tcp", cfg.Listen())
-	if err != nil {
-		errorf("glimpse: %v\n", err)
-		return exitFailure
+	// Every listener is open before anything is served, so that a busy
+	// port fails the start, not a later request.
+	extra := srv.Extra()
+	lns := make([]net.Listener, 0, 1+len(extra))
+	defer func() {
+		for _, l := range lns {
+			l.Close()
+		}
+	}()
+	for _, addr := range append([]string{cfg.Listen()}, listenAddrs(extra)...) {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			errorf("glimpse: %v\n", err)
+			return exitFailure
+		}
+		lns = append(lns, l)
 	}
-	log.Info("glimpse serving", "version", version, "listen", ln.Addr().String(), "data_dir", cfg.DataDir())
+	for i, x := range extra {
+		log.Info("serving "+x.Name+" API", "listen", lns[i+1].Addr().String())
+	}
+	log.Info("glimpse serving", "version", version, "listen", lns[0].Addr().String(), "data_dir", cfg.DataDir())
 	sink.Flush()
-	if err := srv.Serve(ctx, ln); err != nil {
-		errorf("glimpse: %v\n", err)
+	// One failing listener stops them all.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, len(lns))
+	go func() { errc <- srv.Serve(ctx, lns[0]) }()
+	for i, x := range extra {
+		go func() { errc <- srv.ServeHandler(ctx, lns[i+1], x.Handler) }()
+	}
+	var firstErr error
+	for range lns {
+		if err := <-errc; err != nil && firstErr == nil {
+			firstErr = err
+			cancel()
+		}
+	}
+	if firstErr != nil {
+		errorf("glimpse: %v\n", firstErr)
 		return exitFailure
 	}
 	log.Info("glimpse stopped")
 	return 0
+}
+
+func listenAddrs(ls []server.Listener) []string {
+	addrs := make([]string, len(ls))
+	for i, l := range ls {
+		addrs[i] = l.Addr
+	}
+	return addrs
 }
 
 func db(cmd string, args []string, stdout, stderr io.Writer) int {

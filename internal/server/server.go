@@ -49,6 +49,7 @@ type Server struct {
 	db      *sqlcat.DB
 	auth    auth.Authenticator
 	policy  *policy.Enforcer
+	extra   []Listener
 	handler http.Handler
 }
 
@@ -222,6 +223,22 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	s := &Server{cfg: cfg, log: log, db: db, auth: a, policy: enforcer}
 	s.handler = s.middleware(vh, mux)
 	return s, nil
+}
+
+// Listener is an API served on an address of its own.
+type Listener struct {
+	Name    string // for messages: "registry", "compute"
+	Addr    string // HOST:PORT
+	Handler http.Handler
+}
+
+// Extra lists the APIs configured to listen beside the Images API.
+func (s *Server) Extra() []Listener { return s.extra }
+
+// ServeHandler answers requests for h on ln until ctx is cancelled, as
+// Serve does for the Images API.
+func (s *Server) ServeHandler(ctx context.Context, ln net.Listener, h http.Handler) error {
+	return s.serve(ctx, ln, h)
 }
 
 // Handler is the server's HTTP handler.
