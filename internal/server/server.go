@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"glimpse/internal/api/httperr"
+	v1 "glimpse/internal/api/v1"
 	v2 "glimpse/internal/api/v2"
 	"glimpse/internal/api/versions"
 	"glimpse/internal/auth"
@@ -217,6 +218,15 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	})
 	mux := http.NewServeMux()
 	api.Register(mux)
+	if d.EnableV1API {
+		// The deprecated Images v1 API, on the same catalog and stores.
+		v1.New(ops, v1.Config{
+			LimitDefault: d.LimitParamDefault, LimitMax: d.APILimitMax,
+			DiskFormats: cfg.ImageFormat.DiskFormats, ContainerFormats: cfg.ImageFormat.ContainerFormats,
+			SizeCap: d.ImageSizeCap,
+		}).Register(mux)
+		vh.EnableV1()
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		httperr.WriteStatus(w, r, http.StatusNotFound, "", "")
 	})

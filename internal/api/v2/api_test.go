@@ -765,6 +765,13 @@ func TestVersions(t *testing.T) {
 			}
 			ids := map[string]bool{}
 			for i, v := range doc.Versions {
+				if v.ID == "v1.1" || v.ID == "v1.0" {
+					// The deprecated v1 API, listed after v2.
+					if v.Status != "DEPRECATED" || len(v.Links) != 1 || v.Links[0].Href != tc.base+"/v1/" || !ids["v2.0"] {
+						t.Errorf("version %s at %d: got %s %+v, want DEPRECATED linking %s/v1/ after the v2 versions", v.ID, i, v.Status, v.Links, tc.base)
+					}
+					continue
+				}
 				wantStatus := "SUPPORTED"
 				if i == 0 {
 					wantStatus = "CURRENT"

@@ -1,0 +1,202 @@
+package v1
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+
+	"glimpse/internal/image"
+)
+
+// memberImage loads the image of a member call with v1's 404.
+func (a *API) memberImage(r *http.Request, id string) (*image.Image, error) {
+	return a.get(r, id)
+}
+
+// canManage is Glance v1's refusal of member changes to a caller without
+// a project.
+func canManage(r *http.Request) error {
+	c := caller(r)
+	if c.ProjectID == "" && !c.IsAdmin {
+		return image.D("v1.members", image.Unauthorized, "No authenticated user")
+	}
+	return nil
+}
+
+// shareErr is how v1 answers a refused membership change: the registry's
+// Forbidden becomes a 404.
+func shareErr(err error) error {
+	if image.Is(image.Forbidden, err) {
+		return image.E("v1.members", image.NotFound, "No permission to share that image")
+	}
+	return err
+}
+
+func (a *API) listMembers(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	img, err := a.memberImage(r, id)
+	if err != nil {
+		return err
+	}
+	out := []map[string]any{}
+	if img.Visibility == image.Shared {
+		ms, err := a.ops.ListMembers(r.Context(), caller(r), id)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			out = append(out, map[string]any{"member_id": m.MemberID, "can_share": m.CanShare})
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"members": out})
+	return nil
+}
+
+// readBody decodes an optional JSON body; nil when there is none.
+func readBody(r *http.Request) (map[string]any, error) {
+	raw, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return nil, badRequest("Malformed request body")
+	}
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	var body map[string]any
+	if err := json.Unmarshal(raw, &body); err != nil {
+		return nil, badRequest("Malformed JSON in request body.")
+	}
+	return body, nil
+}
+
+// canShareOf reads can_share from a membership object: absent is nil.
+// Only false can be stored: the shared use cases keep every member
+// unable to share further.
+func canShareOf(m map[string]any) error {
+	v, ok := m["can_share"]
+	if !ok || v == nil {
+		return nil
+	}
+	if b, isBool := v.(bool); isBool && !b {
+		return nil
+	}
+	return badRequest("Invalid membership association: can_share true is not supported yet")
+}
+
+func (a *API) addMember(w http.ResponseWriter, r *http.Request) error {
+	id, member := r.PathValue("id"), r.PathValue("member")
+	if err := canManage(r); err != nil {
+		return err
+	}
+	if _, err := a.memberImage(r, id); err != nil {
+		return err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		m, ok := body["member"].(map[string]any)
+		if !ok {
+			return badRequest("Invalid membership association: 'member'")
+		}
+		if _, ok := m["can_share"]; !ok {
+			return badRequest("Invalid membership association: 'can_share'")
+		}
+		if err := canShareOf(m); err != nil {
+			return err
+		}
+	}
+	_, err = a.ops.AddMember(r.Context(), caller(r), id, member)
+	if err != nil && !image.Is(image.Conflict, err) {
+		return shareErr(err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) deleteMember(w http.ResponseWriter, r *http.Request) error {
+	id, member := r.PathValue("id"), r.PathValue("member")
+	if err := canManage(r); err != nil {
+		return err
+	}
+	if _, err := a.memberImage(r, id); err != nil {
+		return err
+	}
+	err := a.ops.DeleteMember(r.Context(), caller(r), id, member)
+	if image.Is(image.NotFound, err) {
+		return image.E("v1.members", image.NotFound, "Membership could not be found.")
+	}
+	if err != nil {
+		return shareErr(err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) replaceMembers(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if err := canManage(r); err != nil {
+		return err
+	}
+	img, err := a.memberImage(r, id)
+	if err != nil {
+		return err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	list, ok := body["memberships"].([]any)
+	if !ok {
+		return badRequest("Invalid membership association: 'memberships'")
+	}
+	want := []string{}
+	for _, e := range list {
+		m, ok := e.(map[string]any)
+		if !ok {
+			return badRequest("Invalid membership association: 'member_id'")
+		}
+		mid, ok := m["member_id"].(string)
+		if !ok {
+			return badRequest("Invalid membership association: 'member_id'")
+		}
+		if err := canShareOf(m); err != nil {
+			return err
+		}
+		if !contains(want, mid) {
+			want = append(want, mid)
+		}
+	}
+	if img.Visibility != image.Shared {
+		return image.E("v1.members", image.NotFound, "No permission to share that image")
+	}
+	c := caller(r)
+	current, err := a.ops.ListMembers(r.Context(), c, id)
+	if err != nil {
+		return shareErr(err)
+	}
+	have := []string{}
+	for _, m := range current {
+		have = append(have, m.MemberID)
+	}
+	// Adds first: they are the changes that can be refused (quota,
+	// ownership) before anything is removed.
+	for _, mid := range want {
+		if contains(have, mid) {
+			continue
+		}
+		if _, err := a.ops.AddMember(r.Context(), c, id, mid); err != nil && !image.Is(image.Conflict, err) {
+			return shareErr(err)
+		}
+	}
+	for _, mid := range have {
+		if contains(want, mid) {
+			continue
+		}
+		if err := a.ops.DeleteMember(r.Context(), c, id, mid); err != nil && !image.Is(image.NotFound, err) {
+			return shareErr(err)
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
