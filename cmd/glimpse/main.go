@@ -231,10 +231,10 @@ func serve(args []string, stderr io.Writer) int {
 		}
 		lns = append(lns, l)
 	}
-	for i, x := range extra {
-		log.Info("serving "+x.Name+" API", "listen", lns[i+1].Addr().String())
-	}
 	log.Info("glimpse serving", "version", version, "listen", lns[0].Addr().String(), "data_dir", cfg.DataDir())
+	for i, x := range extra {
+		log.Info("serving the "+x.Name+" API", x.Name+"_listen", lns[i+1].Addr().String())
+	}
 	sink.Flush()
 	// One failing listener stops them all.
 	ctx, cancel := context.WithCancel(ctx)

@@ -17,7 +17,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"glimpse/internal/api/compute"
 	"glimpse/internal/api/httperr"
+	"glimpse/internal/api/registry"
 	v1 "glimpse/internal/api/v1"
 	v2 "glimpse/internal/api/v2"
 	"glimpse/internal/api/versions"
@@ -232,6 +234,17 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	})
 	s := &Server{cfg: cfg, log: log, db: db, auth: a, policy: enforcer}
 	s.handler = s.middleware(vh, mux)
+	if addr := cfg.RegistryListen(); addr != "" {
+		reg := registry.New(ops, registry.Config{
+			LimitDefault: d.LimitParamDefault, LimitMax: d.APILimitMax, DelayedDelete: d.DelayedDelete,
+		})
+		s.extra = append(s.extra, Listener{Name: "registry", Addr: addr, Handler: s.middleware(nil, reg.Handler())})
+	}
+	if addr := cfg.Glimpse.ComputeListen; addr != "" {
+		// The compute API's /images proxy negotiates its own versions.
+		proxy := compute.New(ops, compute.Config{GlanceEndpoint: d.PublicEndpoint})
+		s.extra = append(s.extra, Listener{Name: "compute", Addr: addr, Handler: s.middleware(nil, proxy.Handler())})
+	}
 	return s, nil
 }
 
