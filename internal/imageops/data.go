@@ -301,7 +301,8 @@ func uploadErr(op string, err error, d store.Driver) error {
 }
 
 // DataImage returns the image whose data the caller asks for: one the
-// caller may see, and, when deactivated, only to admins.
+// caller may see, and, when deactivated, only to admins; without the
+// properties the caller may not read.
 func (s *Service) DataImage(ctx context.Context, c *auth.Context, id string) (*image.Image, error) {
 	const op = "imageops.Download"
 	img, err := s.load(ctx, c, op, id)
@@ -315,7 +316,8 @@ func (s *Service) DataImage(ctx context.Context, c *auth.Context, id string) (*i
 	if err := s.enforce(op, c, "download_image", img); err != nil {
 		return nil, err
 	}
-	return img, nil
+	// Callers show the image's metadata beside its data (v1 headers).
+	return s.readable(c, img), nil
 }
 
 // OpenData opens img's data from offset for length bytes (length < 0: to

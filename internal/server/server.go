@@ -242,7 +242,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	}
 	if addr := cfg.Glimpse.ComputeListen; addr != "" {
 		// The compute API's /images proxy negotiates its own versions.
-		proxy := compute.New(ops, compute.Config{GlanceEndpoint: d.PublicEndpoint})
+		proxy := compute.New(ops, compute.Config{GlanceEndpoint: d.PublicEndpoint, GlanceLimitMax: d.APILimitMax})
 		s.extra = append(s.extra, Listener{Name: "compute", Addr: addr, Handler: s.middleware(nil, proxy.Handler())})
 	}
 	return s, nil

@@ -32,6 +32,9 @@ type Config struct {
 	GlanceEndpoint string
 	// MaxLimit is Nova's [api] max_limit; 0 means 1000.
 	MaxLimit int
+	// GlanceLimitMax is Glance's api_limit_max, the most images one list
+	// request returns whatever limit it asks for; 0 means 1000.
+	GlanceLimitMax int
 }
 
 // API is the proxy's handler set.
@@ -47,6 +50,9 @@ func New(ops *imageops.Service, cfg Config) *API {
 	}
 	if cfg.MaxLimit <= 0 {
 		cfg.MaxLimit = 1000
+	}
+	if cfg.GlanceLimitMax <= 0 {
+		cfg.GlanceLimitMax = 1000
 	}
 	return &API{ops: ops, cfg: cfg}
 }

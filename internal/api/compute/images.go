@@ -109,8 +109,10 @@ func (a *API) listQuery(q url.Values) (*catalog.ListQuery, *apiError) {
 		Sort:     []catalog.SortKey{{Key: "created_at", Desc: true}, {Key: "id", Desc: true}},
 	}
 	if vs, ok := q["limit"]; ok {
+		// Nova passes the limit on to Glance, which caps it at its
+		// api_limit_max.
 		n, _ := parseLimit(vs[len(vs)-1])
-		lq.Limit = n
+		lq.Limit = min(n, a.cfg.GlanceLimitMax)
 	}
 	if vs, ok := q["marker"]; ok {
 		lq.Marker = vs[len(vs)-1]

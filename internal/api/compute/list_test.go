@@ -1,6 +1,7 @@
 package compute_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
@@ -138,6 +139,7 @@ func TestListPagination(t *testing.T) {
 		{"limit above max_limit, page of max_limit", "/v2.1/images?limit=4&status=active", []string{"e", "c", "a"},
 			"http://" + host + "/v2.1/images?limit=4&marker=" + ids["a"] + "&status=active"},
 		{"fewer than asked", "/v2.1/images?limit=2&name=a", []string{"a"}, ""},
+
 		{"no limit: everything, link only at max_limit", "/v2.1/images", []string{"e", "d", "c", "b", "a"}, ""},
 		{"no limit, exactly max_limit", "/v2.1/images?status=active", []string{"e", "c", "a"},
 			"http://" + host + "/v2.1/images?marker=" + ids["a"] + "&status=active"},
@@ -206,5 +208,17 @@ func TestListVisibility(t *testing.T) {
 	r := h.do(t, bob, "GET", "/v2.1/images", "")
 	if diff := cmp.Diff([]string{"pub", "bobs"}, names(t, r)); diff != "" {
 		t.Errorf("bob's list (-want +got):\n%s", diff)
+	}
+}
+
+// A limit beyond what Glance serves in one page gets Glance's maximum,
+// not the whole catalog.
+func TestListLimitCappedByGlance(t *testing.T) {
+	h := newHarness(t, compute.Config{GlanceLimitMax: 2})
+	listFixture(t, h)
+	r := h.do(t, alice, "GET", "/v2.1/images?limit=100000000000000000000", "")
+	var out struct{ Images []any }
+	if r.Status != 200 || json.Unmarshal(r.Body, &out) != nil || len(out.Images) != 2 {
+		t.Fatalf("got %d with %d images (%s), want 200 with 2", r.Status, len(out.Images), r.Body)
 	}
 }
