@@ -410,3 +410,35 @@ delete = @
 		t.Fatalf("admin re-setting both: got %d %s", w.Code, w.Body)
 	}
 }
+
+// The v1 API shows image metadata in headers, also beside the data: a
+// property the caller may not read is in neither.
+func TestV1HidesProtectedProperties(t *testing.T) {
+	h := policyServer(t, "[DEFAULT]\nproperty_protection_file = protections.conf\n", map[string]string{"protections.conf": `[^secret_]
+create = admin
+read = admin
+update = admin
+delete = admin
+
+[.*]
+create = @
+read = @
+update = @
+delete = @
+`})
+	id := cloudAdmin.must(t, h, http.StatusCreated, "POST", "/v2/images", jsonBody,
+		`{"name":"n","visibility":"public","disk_format":"raw","container_format":"bare","secret_key":"k","color":"blue"}`)["id"].(string)
+	cloudAdmin.must(t, h, http.StatusNoContent, "PUT", "/v2/images/"+id+"/file", octetStream, "bytes")
+	for _, method := range []string{"HEAD", "GET"} {
+		w := otherMember.do(h, method, "/v1/images/"+id, noBody, "")
+		if w.Code != http.StatusOK {
+			t.Fatalf("%s /v1/images/%s: got %d %s", method, id, w.Code, w.Body)
+		}
+		if got := w.Header().Get("X-Image-Meta-Property-Secret_key"); got != "" {
+			t.Errorf("%s: the unreadable property is in the headers: %q", method, got)
+		}
+		if got := w.Header().Get("X-Image-Meta-Property-Color"); got != "blue" {
+			t.Errorf("%s: x-image-meta-property-color: got %q, want blue", method, got)
+		}
+	}
+}
