@@ -23,7 +23,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -128,7 +127,7 @@ func run(ctx context.Context, cfg config) error {
 			maxRuns, maxConcurrency, maxColdTokens, maxPhaseDuration)
 	}
 	cfg.keystoneURL = strings.TrimRight(cfg.keystoneURL, "/")
-	if err := checkLoopback(cfg.keystoneURL); err != nil {
+	if err := launch.CheckLoopback(cfg.keystoneURL, "Keystone URL"); err != nil {
 		return err
 	}
 	data, err := os.ReadFile(cfg.fixtureFile)
@@ -198,25 +197,6 @@ func run(ctx context.Context, cfg config) error {
 		return enc.Encode(out)
 	}
 	printTable(os.Stdout, cfg, med, runs)
-	return nil
-}
-
-// checkLoopback refuses a Keystone that is not on this machine: the
-// benchmark must never send traffic elsewhere.
-func checkLoopback(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return fmt.Errorf("bad Keystone URL %q", raw)
-	}
-	ips, err := net.LookupIP(u.Hostname())
-	if err != nil {
-		return fmt.Errorf("resolve %s: %w", u.Hostname(), err)
-	}
-	for _, ip := range ips {
-		if !ip.IsLoopback() {
-			return fmt.Errorf("the Keystone host %s is not a loopback address", u.Hostname())
-		}
-	}
 	return nil
 }
 
@@ -555,36 +535,13 @@ func (b *bench) withServer(ctx context.Context, m mode, fn func(base string) err
 	defer b.client.Transport.(*http.Transport).CloseIdleConnections()
 
 	base := "http://" + addr
-	if err := b.waitReady(ctx, base, exited); err != nil {
+	if err := launch.WaitReady(ctx, b.client, base, exited, readyTimeout); err != nil {
 		return fmt.Errorf("%s: %w; server log:\n%s", m.name, err, loadgen.Tail(logPath, 2000))
 	}
 	if err := fn(base); err != nil {
 		return fmt.Errorf("%s: %w; server log:\n%s", m.name, err, loadgen.Tail(logPath, 2000))
 	}
 	return nil
-}
-
-func (b *bench) waitReady(ctx context.Context, base string, exited <-chan error) error {
-	deadline := time.Now().Add(readyTimeout)
-	for attempt := 0; attempt < 1000 && time.Now().Before(deadline); attempt++ {
-		select {
-		case err := <-exited:
-			return fmt.Errorf("server exited before answering: %v", err)
-		case <-ctx.Done():
-			return ctx.Err()
-		default:
-		}
-		// A short per-try timeout keeps a server that accepts but never
-		// answers from stretching the wait past readyTimeout.
-		tryCtx, cancel := context.WithTimeout(ctx, time.Second)
-		status, _, err := b.do(tryCtx, http.MethodGet, base+"/versions", nil, nil)
-		cancel()
-		if err == nil && status == http.StatusOK {
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("no 200 from %s/versions within %s", base, readyTimeout)
 }
 
 // createImage creates the one image every GET asks for and returns its id.

@@ -131,16 +131,3 @@ func TestTokenRequest(t *testing.T) {
 	}
 }
 
-func TestCheckLoopback(t *testing.T) {
-	if err := checkLoopback("http://127.0.0.1:15000"); err != nil {
-		t.Errorf("127.0.0.1 refused: %v", err)
-	}
-	if err := checkLoopback("http://[::1]:15000"); err != nil {
-		t.Errorf("::1 refused: %v", err)
-	}
-	for _, u := range []string{"http://192.0.2.1:5000", "ftp://127.0.0.1", "127.0.0.1:5000"} {
-		if err := checkLoopback(u); err == nil {
-			t.Errorf("%s accepted", u)
-		}
-	}
-}

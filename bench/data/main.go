@@ -331,7 +331,7 @@ func glimpseRun(cfg config, wantMD5 string, f *figures) error {
 	client := newClient()
 	defer client.CloseIdleConnections()
 	base := "http://" + addr
-	if err := waitReady(client, base, exited); err != nil {
+	if err := launch.WaitReady(context.Background(), client, base, exited, readyTimeout); err != nil {
 		return fmt.Errorf("%w; server log:\n%s", err, tail(logPath, 2000))
 	}
 	pid := cmd.Process.Pid
@@ -412,30 +412,6 @@ func newClient() *http.Client {
 // stopServer stops a server this tool started.
 func stopServer(cmd *exec.Cmd, exited <-chan error) {
 	launch.Stop(cmd, exited, stopTimeout, logf)
-}
-
-func waitReady(client *http.Client, base string, exited <-chan error) error {
-	deadline := time.Now().Add(readyTimeout)
-	for attempt := 0; attempt < 1000 && time.Now().Before(deadline); attempt++ {
-		select {
-		case err := <-exited:
-			return fmt.Errorf("server exited before answering: %v", err)
-		default:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/versions", nil)
-		resp, err := client.Do(req)
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-		}
-		cancel()
-		if err == nil && resp.StatusCode == http.StatusOK {
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("no 200 from %s/versions within %s", base, readyTimeout)
 }
 
 // createImage creates a raw image in container; glimpse inspects the

@@ -19,7 +19,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -107,7 +106,7 @@ func run(ctx context.Context, cfg config) error {
 	}
 	if cfg.baseURL != "" {
 		cfg.baseURL = strings.TrimRight(cfg.baseURL, "/")
-		if err := checkLoopback(cfg.baseURL); err != nil {
+		if err := launch.CheckLoopback(cfg.baseURL, "-url"); err != nil {
 			return err
 		}
 	}
@@ -162,25 +161,6 @@ func target(cfg config) string {
 	return "url " + cfg.baseURL
 }
 
-// checkLoopback refuses any service that is not on this machine: a load
-// test must never send traffic elsewhere.
-func checkLoopback(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return fmt.Errorf("bad -url %q", raw)
-	}
-	ips, err := net.LookupIP(u.Hostname())
-	if err != nil {
-		return fmt.Errorf("resolve %s: %w", u.Hostname(), err)
-	}
-	for _, ip := range ips {
-		if !ip.IsLoopback() {
-			return fmt.Errorf("-url %s is not a loopback address", u.Hostname())
-		}
-	}
-	return nil
-}
-
 // runFresh starts a new glimpse instance with an empty data dir, runs the
 // phases against it and always stops it and removes the dir.
 func runFresh(ctx context.Context, b *bench, cfg config) (figures, error) {
@@ -214,7 +194,7 @@ func runFresh(ctx context.Context, b *bench, cfg config) (figures, error) {
 	defer stopServer(cmd, exited)
 
 	base := "http://" + addr
-	if err := b.waitReady(ctx, base, exited); err != nil {
+	if err := launch.WaitReady(ctx, b.client, base, exited, readyTimeout); err != nil {
 		return figures{}, fmt.Errorf("%w; server log:\n%s", err, loadgen.Tail(filepath.Join(root, "server.log"), 2000))
 	}
 	b.resetIDs() // fresh instance: no images yet
@@ -275,29 +255,6 @@ func (b *bench) warnings() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return slices.Clone(b.warns)
-}
-
-func (b *bench) waitReady(ctx context.Context, base string, exited <-chan error) error {
-	deadline := time.Now().Add(readyTimeout)
-	for attempt := 0; attempt < 1000 && time.Now().Before(deadline); attempt++ {
-		select {
-		case err := <-exited:
-			return fmt.Errorf("server exited before answering: %v", err)
-		case <-ctx.Done():
-			return ctx.Err()
-		default:
-		}
-		// A short per-try timeout keeps a server that accepts but never
-		// answers from stretching the wait past readyTimeout.
-		tryCtx, cancel := context.WithTimeout(ctx, time.Second)
-		status, _, err := b.do(tryCtx, http.MethodGet, base+"/versions", nil)
-		cancel()
-		if err == nil && status == http.StatusOK {
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("no 200 from %s/versions within %s", base, readyTimeout)
 }
 
 // do sends one request and reads the whole body, so the measured latency

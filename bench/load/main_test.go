@@ -127,19 +127,6 @@ func TestMedian(t *testing.T) {
 	}
 }
 
-func TestCheckLoopback(t *testing.T) {
-	for _, u := range []string{"http://127.0.0.1:9292", "http://[::1]:9292", "http://localhost:9292"} {
-		if err := checkLoopback(u); err != nil {
-			t.Errorf("%s refused: %v", u, err)
-		}
-	}
-	for _, u := range []string{"http://10.0.0.1:9292", "http://192.168.1.1", "not a url"} {
-		if checkLoopback(u) == nil {
-			t.Errorf("%s accepted", u)
-		}
-	}
-}
-
 // TestFreshRunAgainstFake runs every phase through the -binary path with
 // the test binary standing in for glimpse.
 func TestFreshRunAgainstFake(t *testing.T) {
