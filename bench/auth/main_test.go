@@ -130,4 +130,3 @@ func TestTokenRequest(t *testing.T) {
 		t.Error("an unknown user was accepted")
 	}
 }
-
