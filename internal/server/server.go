@@ -225,7 +225,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		v1.New(ops, v1.Config{
 			LimitDefault: d.LimitParamDefault, LimitMax: d.APILimitMax,
 			DiskFormats: cfg.ImageFormat.DiskFormats, ContainerFormats: cfg.ImageFormat.ContainerFormats,
-			SizeCap: d.ImageSizeCap,
+			SizeCap: d.ImageSizeCap, MemberQuota: &d.ImageMemberQuota,
 		}).Register(mux)
 		vh.EnableV1()
 	}

@@ -27,6 +27,11 @@ type Config struct {
 	// StoreSchemes are the store schemes x-image-meta-store may name; the
 	// file store's when empty.
 	StoreSchemes []string
+	// MemberQuota is image_member_quota (negative: unlimited), so that a
+	// replacement of all members over it is refused before anything
+	// changes; nil when not known, and then the use case's own check
+	// refuses it and the replacement is undone.
+	MemberQuota *int
 }
 
 // API is the v1 handler set.

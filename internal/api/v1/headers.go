@@ -158,6 +158,41 @@ func (a *API) validate(m *meta) error {
 	if c := m.str("checksum"); c != nil && len(*c) > 32 {
 		return badRequest("Invalid checksum '%s': can't exceed 32 characters", *c)
 	}
+	return checkPropertyNames(m.props)
+}
+
+// serviceOwnedNames are the names a custom property may not take because
+// the image API gives them another meaning: the image's own attributes
+// and what v2 shows beside them (direct_url, locations, self, file,
+// schema, stores). A property under one of these names would read, through
+// v2, as the service's own value. os_glance* names are refused too
+// (image.IsReservedProperty).
+var serviceOwnedNames = map[string]bool{
+	"id": true, "name": true, "status": true, "size": true, "virtual_size": true,
+	"disk_format": true, "container_format": true, "checksum": true, "owner": true,
+	"min_disk": true, "min_ram": true, "protected": true, "visibility": true,
+	"is_public": true, "os_hidden": true, "os_hash_algo": true, "os_hash_value": true,
+	"created_at": true, "updated_at": true, "deleted_at": true, "deleted": true,
+	"tags": true, "location": true, "locations": true, "direct_url": true,
+	"self": true, "file": true, "schema": true, "stores": true,
+}
+
+// checkPropertyNames refuses, in name order, property names as v2 does on
+// create: longer than 255 characters (400) or reserved (403).
+func checkPropertyNames(props map[string]*string) error {
+	names := make([]string, 0, len(props))
+	for k := range props {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		if len([]rune(k)) > image.MaxFieldLength {
+			return badRequest("Custom property should not be greater than 255 characters.")
+		}
+		if serviceOwnedNames[k] || image.IsReservedProperty(k) {
+			return image.E("v1", image.Forbidden, "Attribute '%s' is reserved.", k)
+		}
+	}
 	return nil
 }
 

@@ -4,9 +4,9 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
-	"errors"
 	"hash"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -128,19 +128,21 @@ func (a *API) listQuery(r *http.Request) (*catalog.ListQuery, *auth.Context, boo
 		}
 		lq.Marker = v
 	}
+	// is_public filters for everyone: true keeps only public images,
+	// false only the others the caller may see. An admin who does not
+	// ask for is_public lists as a regular user, as in Glance.
 	c := caller(r)
 	dropPublic := false
-	if c.IsAdmin {
-		v, ok := get("is_public")
-		switch strings.ToLower(v) {
-		case "none":
-			// Everything, as an admin.
-		case "false", "0":
-			dropPublic = true
-		default:
-			_ = ok
-			// Glance lists as a regular user for an admin who does not
-			// ask otherwise.
+	v, _ := get("is_public")
+	switch strings.ToLower(v) {
+	case "true", "1":
+		lq.Visibility = string(image.Public)
+	case "false", "0":
+		dropPublic = true
+	case "none":
+		// Everything the caller may see; everything, for an admin.
+	default:
+		if c.IsAdmin {
 			user := *c
 			user.IsAdmin = false
 			c = &user
@@ -378,7 +380,10 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) error {
 	if m.minDisk != nil {
 		in.MinDisk = int(*m.minDisk)
 	}
-	if m.protected != nil {
+	// With data, the image is made protected only once the upload has
+	// succeeded: a refused upload must leave nothing, and a protected
+	// image could not be cleaned up.
+	if m.protected != nil && !data {
 		in.Protected = *m.protected
 	}
 	if o := m.str("owner"); o != nil {
@@ -402,10 +407,20 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) error {
 	case data:
 		if err := a.upload(r, img.ID, m); err != nil {
 			// The reservation goes too: a refused create leaves nothing.
+			// The client is told why the upload failed; a failed
+			// clean-up is the operator's business.
 			if derr := a.ops.Delete(context.WithoutCancel(r.Context()), c, img.ID); derr != nil {
-				return errors.Join(err, derr)
+				slog.Warn("v1: could not delete the image of a failed create", "image", img.ID, "error", derr)
 			}
 			return err
+		}
+		if m.protected != nil && *m.protected {
+			if _, err := a.ops.Update(r.Context(), c, img.ID, func(i *image.Image) error {
+				i.Protected = true
+				return nil
+			}, -1); err != nil {
+				return err
+			}
 		}
 	case m.size != nil && *m.size == 0:
 		// Glance v1 activates an image declared empty at once.
@@ -552,7 +567,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request) error {
 			// Put the metadata back as it was: a refused upload changes
 			// nothing.
 			if _, rerr := a.ops.Update(context.WithoutCancel(r.Context()), c, id, restore(orig), -1); rerr != nil {
-				return errors.Join(err, rerr)
+				slog.Warn("v1: could not restore the metadata of a failed upload", "image", id, "error", rerr)
 			}
 			return err
 		}

@@ -1,10 +1,13 @@
 package v1
 
 import (
+	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 
+	"glimpse/internal/auth"
 	"glimpse/internal/image"
 )
 
@@ -90,6 +93,9 @@ func (a *API) addMember(w http.ResponseWriter, r *http.Request) error {
 	if _, err := a.memberImage(r, id); err != nil {
 		return err
 	}
+	if err := checkMemberID(member); err != nil {
+		return err
+	}
 	body, err := readBody(r)
 	if err != nil {
 		return err
@@ -163,12 +169,20 @@ func (a *API) replaceMembers(w http.ResponseWriter, r *http.Request) error {
 		if err := canShareOf(m); err != nil {
 			return err
 		}
+		if err := checkMemberID(mid); err != nil {
+			return err
+		}
 		if !contains(want, mid) {
 			want = append(want, mid)
 		}
 	}
 	if img.Visibility != image.Shared {
 		return image.E("v1.members", image.NotFound, "No permission to share that image")
+	}
+	// The quota applies to the members the image ends with: checked
+	// before anything changes.
+	if q := a.cfg.MemberQuota; q != nil && *q >= 0 && len(want) > *q {
+		return image.E("v1.members", image.TooLarge, "Image member limit exceeded for image %s: The limit has been exceeded on the number of allowed image members for this image. Attempted: %d, Maximum: %d:", id, len(want), *q)
 	}
 	c := caller(r)
 	current, err := a.ops.ListMembers(r.Context(), c, id)
@@ -179,24 +193,57 @@ func (a *API) replaceMembers(w http.ResponseWriter, r *http.Request) error {
 	for _, m := range current {
 		have = append(have, m.MemberID)
 	}
-	// Adds first: they are the changes that can be refused (quota,
-	// ownership) before anything is removed.
-	for _, mid := range want {
-		if contains(have, mid) {
-			continue
-		}
-		if _, err := a.ops.AddMember(r.Context(), c, id, mid); err != nil && !image.Is(image.Conflict, err) {
-			return shareErr(err)
-		}
-	}
+	// Removals first, so that the members kept and added count against
+	// the quota, not those going.
+	var removed, added []string
+	ctx := r.Context()
 	for _, mid := range have {
 		if contains(want, mid) {
 			continue
 		}
-		if err := a.ops.DeleteMember(r.Context(), c, id, mid); err != nil && !image.Is(image.NotFound, err) {
+		if err := a.ops.DeleteMember(ctx, c, id, mid); err != nil && !image.Is(image.NotFound, err) {
+			a.undoReplace(ctx, c, id, removed, added)
 			return shareErr(err)
 		}
+		removed = append(removed, mid)
+	}
+	for _, mid := range want {
+		if contains(have, mid) {
+			continue
+		}
+		if _, err := a.ops.AddMember(ctx, c, id, mid); err != nil && !image.Is(image.Conflict, err) {
+			a.undoReplace(ctx, c, id, removed, added)
+			return shareErr(err)
+		}
+		added = append(added, mid)
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// undoReplace puts back, as far as it can, the members a refused
+// replacement changed: a refusal leaves the member list as it was. A
+// member put back is pending again. Failures are logged, the refusal
+// being what the client is told.
+func (a *API) undoReplace(ctx context.Context, c *auth.Context, id string, removed, added []string) {
+	ctx = context.WithoutCancel(ctx)
+	for _, mid := range added {
+		if err := a.ops.DeleteMember(ctx, c, id, mid); err != nil && !image.Is(image.NotFound, err) {
+			slog.Warn("v1: could not undo a member added by a refused replacement", "image", id, "member", mid, "error", err)
+		}
+	}
+	for _, mid := range removed {
+		if _, err := a.ops.AddMember(ctx, c, id, mid); err != nil && !image.Is(image.Conflict, err) {
+			slog.Warn("v1: could not undo a member removed by a refused replacement", "image", id, "member", mid, "error", err)
+		}
+	}
+}
+
+// checkMemberID refuses a member id the catalog cannot hold (255
+// characters at most).
+func checkMemberID(mid string) error {
+	if n := len([]rune(mid)); n > image.MaxFieldLength {
+		return badRequest("Invalid membership association: member_id is %d characters long; it can't exceed %d characters", n, image.MaxFieldLength)
+	}
 	return nil
 }

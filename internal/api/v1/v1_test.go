@@ -32,6 +32,13 @@ type harness struct {
 // a temporary directory, with identity taken from NoAuth headers.
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessQuota(t, 128, nil)
+}
+
+// newHarnessQuota is newHarness with the member quota members, told to
+// the v1 API as configQuota (nil: not told).
+func newHarnessQuota(t *testing.T, members int, configQuota *int) *harness {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	db, err := sqlcat.Open(ctx, filepath.Join(dir, "glance.sqlite"))
@@ -49,12 +56,12 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ops := imageops.New(db, imageops.Limits{Properties: 128, Tags: 128, Members: 128},
+	ops := imageops.New(db, imageops.Limits{Properties: 128, Tags: 128, Members: members},
 		imageops.WithData(imageops.DataConfig{Stores: stores, SizeCap: 1 << 20, HashAlgo: "sha512"}))
 	api := v1.New(ops, v1.Config{LimitDefault: 25, LimitMax: 1000,
 		DiskFormats:      []string{"ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop"},
 		ContainerFormats: []string{"ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed"},
-		SizeCap:          1 << 20})
+		SizeCap:          1 << 20, MemberQuota: configQuota})
 	mux := http.NewServeMux()
 	api.Register(mux)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -509,8 +516,15 @@ func TestList(t *testing.T) {
 		{"/v1/images?limit=2&marker=" + pub, p1, "member", []string{b, a}},
 		{"/v1/images?changes-since=2000-01-01T00:00:00Z&name=b", p1, "member", []string{b}},
 		{"/v1/images?changes-since=2999-01-01T00:00:00Z", p1, "member", nil},
-		{"/v1/images?is_public=false", p1, "member", []string{pub, b, a}}, // ignored for users
-		{"/v1/images", p1, "admin", []string{pub, b, a}},                  // admins list as users
+		{"/v1/images?is_public=false", p1, "member", []string{b, a}},
+		{"/v1/images?is_public=0", p1, "member", []string{b, a}},
+		{"/v1/images?is_public=true", p1, "member", []string{pub}},
+		{"/v1/images?is_public=1", p1, "member", []string{pub}},
+		{"/v1/images?is_public=none", p1, "member", []string{pub, b, a}},
+		{"/v1/images?is_public=true", p2, "member", []string{pub}},
+		{"/v1/images?is_public=false", p2, "member", []string{c}},
+		{"/v1/images?is_public=true", p1, "admin", []string{pub}},
+		{"/v1/images", p1, "admin", []string{pub, b, a}}, // admins list as users
 		{"/v1/images?is_public=none", p1, "admin", []string{pub, c, b, a}},
 		{"/v1/images?is_public=false", p1, "admin", []string{c, b, a}},
 	}
