@@ -237,6 +237,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	if addr := cfg.RegistryListen(); addr != "" {
 		reg := registry.New(ops, registry.Config{
 			LimitDefault: d.LimitParamDefault, LimitMax: d.APILimitMax, DelayedDelete: d.DelayedDelete,
+			MemberLimit: d.ImageMemberQuota,
 		})
 		s.extra = append(s.extra, Listener{Name: "registry", Addr: addr, Handler: s.middleware(nil, reg.Handler())})
 	}

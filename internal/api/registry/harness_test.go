@@ -27,7 +27,7 @@ type harness struct {
 	db  *sqlcat.DB
 }
 
-func newHarness(t *testing.T, cfg registry.Config) *harness {
+func newHarness(t *testing.T, cfg registry.Config, opts ...imageops.Option) *harness {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlcat.Open(ctx, filepath.Join(t.TempDir(), "glance.sqlite"))
@@ -37,7 +37,7 @@ func newHarness(t *testing.T, cfg registry.Config) *harness {
 	if _, _, err := db.Sync(ctx); err != nil {
 		t.Fatalf("Sync: %v", err)
 	}
-	ops := imageops.New(db, imageops.Limits{Properties: -1, Tags: -1, Members: 3})
+	ops := imageops.New(db, imageops.Limits{Properties: -1, Tags: -1, Members: 3}, opts...)
 	api := registry.New(ops, cfg)
 	h := api.Handler()
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

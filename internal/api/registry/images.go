@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"glimpse/internal/auth"
@@ -45,8 +46,40 @@ func refuseLocations(op string, in map[string]any) error {
 	return nil
 }
 
-// create is POST /images: it registers an image with the status the
-// document gives (active by default).
+// readOnlyAttrs are the attributes only an admin may set through the
+// registry: the data path and the lifecycle own them.
+var readOnlyAttrs = []string{"status", "size", "checksum", "virtual_size", "deleted", "deleted_at"}
+
+// readOnly is Glance's ReadonlyProperty refusal.
+func readOnly(op, k string) error {
+	return image.E(op, image.Forbidden, "Attribute '%s' is read-only.", k)
+}
+
+// sameReadOnly reports whether the request sets the read-only attribute
+// k to the value img already has.
+func sameReadOnly(k string, at *attrs, in map[string]any, img *image.Image) bool {
+	sameInt := func(a, b *int64) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
+	switch k {
+	case "status":
+		return at.status == string(img.Status)
+	case "size":
+		return sameInt(at.size, img.Size)
+	case "virtual_size":
+		return sameInt(at.vsize, img.VirtualSize)
+	case "checksum":
+		return image.SameValue(at.checksum, img.Checksum)
+	case "deleted":
+		b, ok := in["deleted"].(bool)
+		return ok && b == img.Deleted
+	case "deleted_at":
+		return in["deleted_at"] == nil && img.DeletedAt == nil
+	}
+	return false
+}
+
+// create is POST /images: it registers an image, queued for everyone but
+// an admin, who may give its status (active by default) and its data
+// attributes.
 func (a *API) create(w http.ResponseWriter, r *http.Request) error {
 	const op = "registry.create"
 	ctx := r.Context()
@@ -58,10 +91,19 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) error {
 	id := ""
 	if v, ok := in["id"]; ok && v != nil {
 		s, _ := v.(string)
-		if !isUUIDLike(s) {
+		// Only the canonical form: the id is stored as sent, and the
+		// other APIs look images up by it.
+		if !image.ValidID(s) || s != strings.ToLower(s) {
 			return badRequest(op, "Invalid image id format")
 		}
 		id = s
+	}
+	if !c.IsAdmin {
+		for _, k := range readOnlyAttrs {
+			if _, ok := in[k]; ok {
+				return readOnly(op, k)
+			}
+		}
 	}
 	if err := refuseLocations(op, in); err != nil {
 		return err
@@ -69,6 +111,9 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) error {
 	at, err := parseAttrs(in)
 	if err == nil && !at.has("status") {
 		at.status = "active"
+		if !c.IsAdmin {
+			at.status = string(image.Queued)
+		}
 	}
 	if err == nil && !slices.Contains(seedStatuses, at.status) {
 		err = invalidf("Invalid image status '%s' for image.", at.status)
@@ -224,9 +269,48 @@ func (a *API) doUpdate(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
+	// An admin's move between active and deactivated is the deactivate
+	// or reactivate action, with its policy; it is made first, so that a
+	// refusal changes nothing.
+	var toggled func(context.Context) error
+	if c.IsAdmin && at.has("status") && image.Status(at.status) != cur.Status {
+		var toggle func(context.Context, *auth.Context, string) error
+		switch {
+		case cur.Status == image.Active && at.status == string(image.Deactivated):
+			toggle, toggled = a.ops.Deactivate, func(ctx context.Context) error { return a.ops.Reactivate(ctx, c, id) }
+		case cur.Status == image.Deactivated && at.status == string(image.Active):
+			toggle, toggled = a.ops.Reactivate, func(ctx context.Context) error { return a.ops.Deactivate(ctx, c, id) }
+		}
+		if toggle != nil {
+			if fromState != "" && string(cur.Status) != fromState {
+				return &plainError{http.StatusConflict, "Image operation conflicts"}
+			}
+			trial := cur.Clone()
+			a.apply(trial, at, purge)
+			if err := a.checkFormats(at, trial.DiskFormat, trial.ContainerFormat); err != nil {
+				return image.D(op, image.Invalid, "Failed to update image metadata. Got error: %s", err)
+			}
+			if err := toggle(ctx, c, id); err != nil {
+				return err
+			}
+			// The rest of the update expects the status just set.
+			fromState = at.status
+			delete(at.set, "status")
+		}
+	}
 	change := func(img *image.Image) error {
 		if fromState != "" && string(img.Status) != fromState {
 			return errFromState
+		}
+		if !c.IsAdmin {
+			for _, k := range readOnlyAttrs {
+				if at.has(k) && !sameReadOnly(k, at, in, img) {
+					return readOnly(op, k)
+				}
+			}
+		} else if at.has("status") && at.status == string(image.Queued) && img.Status != image.Queued && len(img.Locations) > 0 {
+			// Back to queued would invite a second upload over the data.
+			return readOnly(op, "status")
 		}
 		a.apply(img, at, purge)
 		if err := a.checkFormats(at, img.DiskFormat, img.ContainerFormat); err != nil {
@@ -235,6 +319,10 @@ func (a *API) doUpdate(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	updated, err := a.ops.Update(ctx, c, id, change, -1, touched...)
+	if err != nil && toggled != nil {
+		// Undo the status move; the rest of the update was refused.
+		toggled(context.WithoutCancel(ctx))
+	}
 	var inv *invalid
 	switch {
 	case err == nil:

@@ -24,7 +24,8 @@ type listFixture struct {
 func newListFixture(t *testing.T) *listFixture {
 	t.Helper()
 	h := newHarness(t, registry.Config{LimitDefault: 3, LimitMax: 5})
-	u := h.as("p1", "")
+	// Sizes and statuses are an admin's to register: an admin of p1.
+	u := h.as("p1", "admin")
 	f := &listFixture{h: h}
 	f.a = u.create(t, `{"image": {"id": "aaaaaaaa-0000-0000-0000-000000000000", "name": "alpha", "disk_format": "raw", "container_format": "bare", "size": 10, "min_ram": 1, "properties": {"distro": "debian"}}}`)
 	time.Sleep(2 * time.Millisecond)

@@ -68,6 +68,15 @@ func (a *API) listMembers(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// memberTooLong refuses a member id longer than the members table's
+// member column.
+func memberTooLong(id string) error {
+	if len(id) > image.MaxFieldLength {
+		return badRequest("registry.members", "Member id is too long, it must not exceed %d characters.", image.MaxFieldLength)
+	}
+	return nil
+}
+
 func badMembership(key string) error {
 	return badRequest("registry.members", "Invalid membership association: '%s'", key)
 }
@@ -97,40 +106,51 @@ func (a *API) replaceMembers(w http.ResponseWriter, r *http.Request) error {
 		if !ok || id == "" {
 			return badMembership("member_id")
 		}
+		if err := memberTooLong(id); err != nil {
+			return err
+		}
 		if !slices.Contains(want, id) {
 			want = append(want, id)
 		}
 	}
+	// The quota bounds the wanted set: a replacement that cannot fit is
+	// refused before anything changes.
+	if q := a.cfg.MemberLimit; q >= 0 && len(want) > q {
+		return image.E("registry.members", image.TooLarge, "Image member limit exceeded for image %s: The limit has been exceeded on the number of allowed image members for this image. Attempted: %d, Maximum: %d:", img.ID, len(want), q)
+	}
 	var have []string
+	var old []*image.Member
 	if img.Visibility == image.Shared {
 		ms, err := a.ops.ListMembers(ctx, c, img.ID)
 		if err != nil {
 			return err
 		}
+		old = ms
 		for _, m := range ms {
 			have = append(have, m.MemberID)
 		}
 	}
 	// Removals first, so that a replacement within the member quota fits;
-	// on a failure what was done is undone (a restored membership is
-	// pending again).
-	var removed, added []string
+	// on a failure what was done is undone, a removed membership restored
+	// as it was (status and all).
+	var removed []*image.Member
+	var added []string
 	undo := func() {
 		bg := context.WithoutCancel(ctx)
 		for _, id := range added {
 			a.ops.DeleteMember(bg, c, img.ID, id)
 		}
-		for _, id := range removed {
-			a.ops.AddMember(bg, c, img.ID, id)
+		for _, m := range removed {
+			a.ops.Catalog().AddMember(bg, m)
 		}
 	}
-	for _, id := range have {
-		if !slices.Contains(want, id) {
-			if err := a.ops.DeleteMember(ctx, c, img.ID, id); err != nil {
+	for _, m := range old {
+		if !slices.Contains(want, m.MemberID) {
+			if err := a.ops.DeleteMember(ctx, c, img.ID, m.MemberID); err != nil {
 				undo()
 				return err
 			}
-			removed = append(removed, id)
+			removed = append(removed, m)
 		}
 	}
 	for _, id := range want {
@@ -170,6 +190,9 @@ func (a *API) putMember(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	member := r.PathValue("member")
+	if err := memberTooLong(member); err != nil {
+		return err
+	}
 	if img.Visibility == image.Shared {
 		if _, err := a.ops.GetMember(ctx, c, img.ID, member); err == nil {
 			w.WriteHeader(http.StatusNoContent)

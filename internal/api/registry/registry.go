@@ -27,6 +27,12 @@ type Config struct {
 	// DelayedDelete is [DEFAULT] delayed_delete: a deleted image with data
 	// is reported pending_delete, as the catalog then keeps it.
 	DelayedDelete bool
+	// MemberLimit is [DEFAULT] image_member_quota, checked against the
+	// whole wanted set of a member replacement before it changes
+	// anything; negative means unlimited. Zero is taken as unset (the
+	// use cases still enforce their quota, and a refused replacement is
+	// rolled back): give the quota as is, or -1.
+	MemberLimit int
 }
 
 // The registry document's enumerations.
@@ -50,6 +56,9 @@ func New(ops *imageops.Service, cfg Config) *API {
 	}
 	if cfg.LimitMax <= 0 {
 		cfg.LimitMax = 1000
+	}
+	if cfg.MemberLimit == 0 {
+		cfg.MemberLimit = -1
 	}
 	if len(cfg.DiskFormats) == 0 {
 		cfg.DiskFormats = seedDiskFormats
