@@ -32,6 +32,9 @@ type DataConfig struct {
 	DelayedDelete bool
 	// Formats configures the inspection of uploaded disk images.
 	Formats format.Options
+	// MultiStore is set when stores are configured by name
+	// ([DEFAULT] enabled_backends): locations then record their store.
+	MultiStore bool
 	// RequireFormatMatch is [image_format] require_image_format_match:
 	// data whose format is not the declared disk_format is refused.
 	RequireFormatMatch bool
@@ -136,9 +139,24 @@ func badTransition(op string, from image.Status) error {
 // Any failure removes what was written and puts the image back to queued.
 // size is the declared length, -1 when unknown.
 func (s *Service) Upload(ctx context.Context, c *auth.Context, id string, body io.Reader, size int64) error {
+	return s.UploadTo(ctx, c, id, "", body, size)
+}
+
+// UploadTo is Upload into the store named storeID ("" for the default
+// one); with several stores configured, an unknown name is refused before
+// anything else, as Glance does.
+func (s *Service) UploadTo(ctx context.Context, c *auth.Context, id, storeID string, body io.Reader, size int64) error {
 	const op = "imageops.Upload"
 	if s.data.Stores == nil {
 		return image.E(op, image.Unavailable, "Image data is not stored at this site.")
+	}
+	driver := s.data.Stores.Default()
+	if storeID == "" {
+		storeID = s.data.Stores.DefaultID()
+	} else if d, ok := s.data.Stores.Lookup(storeID); ok {
+		driver = d
+	} else {
+		return image.E(op, image.Invalid, "Unknown scheme '%s' found in URI", storeID)
 	}
 	img, err := s.load(ctx, c, op, id)
 	if err != nil {
@@ -190,7 +208,6 @@ func (s *Service) Upload(ctx context.Context, c *auth.Context, id string, body i
 			s.data.Log.Error("cannot return image to queued after a failed upload", "image", id, "error", err)
 		}
 	}
-	driver := s.data.Stores.Default()
 	var data io.Reader = &capReader{r: body, max: s.data.SizeCap, quota: left}
 	// As Glance, only bare images are inspected: the disk inside an OVA
 	// or a docker tarball is not at the start of the stream. The
@@ -233,8 +250,10 @@ func (s *Service) Upload(ctx context.Context, c *auth.Context, id string, body i
 			info.VirtualSize = &vsize
 		}
 	}
-	if id := s.data.Stores.DefaultID(); id != "" && len(s.data.Stores.IDs()) > 1 {
-		info.Location.Metadata["store"] = id
+	if s.data.MultiStore {
+		// Glance records which store holds the data once there can be
+		// several ([DEFAULT] enabled_backends).
+		info.Location.Metadata["store"] = storeID
 	}
 	err = s.cat.ActivateImage(bg, id, image.Saving, info)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	v1 "glimpse/internal/api/v1"
 	v2 "glimpse/internal/api/v2"
 	"glimpse/internal/api/versions"
+	"glimpse/internal/api/wirejson"
 	"glimpse/internal/auth"
 	"glimpse/internal/catalog/sqlcat"
 	"glimpse/internal/config"
@@ -109,6 +111,9 @@ func Authenticator(cfg *config.Config, log *slog.Logger) (auth.Authenticator, er
 // filesystem_store_datadirs) and removes what uploads cut short by a crash
 // left in it.
 func OpenStores(cfg *config.Config, log *slog.Logger) (*store.Set, error) {
+	if len(cfg.Default.EnabledBackends) > 0 {
+		return openNamedStores(cfg, log)
+	}
 	section := map[string]string{}
 	for k, v := range cfg.Raw["glance_store"] {
 		if strings.HasPrefix(k, "filesystem_store_") && k != "filesystem_store_datadir" {
@@ -126,6 +131,13 @@ func OpenStores(cfg *config.Config, log *slog.Logger) (*store.Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("[glance_store] %w", err)
 	}
+	cleanFileStore(fd, log)
+	return store.NewSet("file", store.Backend{ID: "file", Scheme: "file", Driver: fd})
+}
+
+// cleanFileStore logs what an opened file store warns of and removes what
+// uploads cut short by a crash left in its directories.
+func cleanFileStore(fd store.Driver, log *slog.Logger) {
 	var dirs []*file.Driver
 	switch d := fd.(type) {
 	case *file.Driver:
@@ -143,7 +155,57 @@ func OpenStores(cfg *config.Config, log *slog.Logger) (*store.Set, error) {
 			log.Info("removed data of interrupted uploads", "dir", d.Dir(), "files", n)
 		}
 	}
-	return store.NewSet("file", store.Backend{ID: "file", Scheme: "file", Driver: fd})
+}
+
+// storesInfo describes the stores configured by name for discovery
+// (nil in the single-store setup).
+func storesInfo(cfg *config.Config, set *store.Set) []v2.StoreInfo {
+	var out []v2.StoreInfo
+	for _, b := range cfg.Default.EnabledBackends {
+		sec := cfg.Raw[b.Name]
+		info := v2.StoreInfo{ID: b.Name, Type: b.Type, Description: sec["store_description"],
+			Default: b.Name == cfg.GlanceStore.DefaultBackend, ReadOnly: b.Type == "http"}
+		if d, ok := set.Lookup(b.Name); ok {
+			if fd, ok := d.(*file.Driver); ok {
+				chunk := file.DefaultChunkSize
+				if n, err := strconv.Atoi(strings.TrimSpace(sec["filesystem_store_chunk_size"])); err == nil && n > 0 {
+					chunk = n
+				}
+				thin, _ := strconv.ParseBool(strings.TrimSpace(sec["filesystem_thin_provisioning"]))
+				info.Properties = wirejson.NewObject().String("data_dir", fd.Dir()).Int("chunk_size", int64(chunk)).
+					Bool("thin_provisioning", thin).Bytes()
+			}
+		}
+		out = append(out, info)
+	}
+	return out
+}
+
+// openNamedStores builds the stores of [DEFAULT] enabled_backends, each
+// from the section of its name, as glance_store's multi-store mode does.
+// A file store without a directory gets <data-dir>/<name> (Glance's
+// default is /var/lib/glance/<name>).
+func openNamedStores(cfg *config.Config, log *slog.Logger) (*store.Set, error) {
+	var backends []store.Backend
+	for _, b := range cfg.Default.EnabledBackends {
+		if b.Type != "file" {
+			return nil, fmt.Errorf("[DEFAULT] enabled_backends: %s:%s: only file stores are available in this build", b.Name, b.Type)
+		}
+		section := map[string]string{}
+		for k, v := range cfg.Raw[b.Name] {
+			section[k] = v
+		}
+		if section["filesystem_store_datadir"] == "" && strings.TrimSpace(section["filesystem_store_datadirs"]) == "" {
+			section["filesystem_store_datadir"] = filepath.Join(cfg.DataDir(), b.Name)
+		}
+		fd, err := file.Open(section)
+		if err != nil {
+			return nil, fmt.Errorf("[%s] %w", b.Name, err)
+		}
+		cleanFileStore(fd, log)
+		backends = append(backends, store.Backend{ID: b.Name, Scheme: "file", Driver: fd})
+	}
+	return store.NewSet(cfg.GlanceStore.DefaultBackend, backends...)
 }
 
 // ConfigError is a failure of New caused by the configuration (identity,
@@ -198,7 +260,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	opts := []imageops.Option{
 		imageops.WithData(imageops.DataConfig{Stores: stores, SizeCap: d.ImageSizeCap, UserStorageQuota: d.UserStorageQuota, HashAlgo: d.HashingAlgorithm, Log: log, DelayedDelete: d.DelayedDelete,
 			Formats:            format.Options{VMDKAllowedTypes: cfg.ImageFormat.VMDKAllowedTypes, GPTSafetyChecksNonfatal: cfg.ImageFormat.GPTSafetyChecksNonfatal},
-			RequireFormatMatch: cfg.ImageFormat.RequireImageFormatMatch}),
+			RequireFormatMatch: cfg.ImageFormat.RequireImageFormatMatch,
+			MultiStore:         len(d.EnabledBackends) > 0}),
 		imageops.WithPolicy(policyRules{enforcer}, !cfg.OsloPolicy.EnforceNewDefaults),
 	}
 	if propRules != nil {
@@ -217,6 +280,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		DiskFormats:      cfg.ImageFormat.DiskFormats,
 		ContainerFormats: cfg.ImageFormat.ContainerFormats,
 		PublicEndpoint:   d.PublicEndpoint,
+		Stores:           storesInfo(cfg, stores),
 	})
 	mux := http.NewServeMux()
 	api.Register(mux)

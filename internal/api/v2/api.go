@@ -23,6 +23,18 @@ type Config struct {
 	// ImportMethods are the import methods glimpse serves, announced in
 	// the OpenStack-image-import-methods header.
 	ImportMethods []string
+	// Stores are the stores configured by name ([DEFAULT]
+	// enabled_backends), in configuration order; empty in the single
+	// store setup, where /v2/info/stores is not served.
+	Stores []StoreInfo
+}
+
+// StoreInfo describes one store for /v2/info/stores.
+type StoreInfo struct {
+	ID, Type, Description string
+	Default, ReadOnly     bool
+	// Properties, a JSON object, are shown by /v2/info/stores/detail.
+	Properties []byte
 }
 
 // API is the v2 handler set.
@@ -66,6 +78,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	route("/v2/images/{id}/tags/{tag}", map[string]handler{"PUT": a.addTag, "DELETE": a.deleteTag}, "PUT, DELETE", "PUT", "DELETE")
 	route("/v2/images/{id}/members", map[string]handler{"GET": a.listMembers, "POST": a.addMember}, "GET, POST", "GET")
 	route("/v2/images/{id}/members/{member}", map[string]handler{"GET": a.showMember, "PUT": a.updateMember, "DELETE": a.deleteMember}, "GET, PUT, DELETE", "GET", "DELETE")
+	route("/v2/info/stores", map[string]handler{"GET": a.storesInfo}, "GET", "GET")
+	route("/v2/info/stores/detail", map[string]handler{"GET": a.storesDetail}, "GET", "GET")
 	for _, name := range []string{"image", "images", "member", "members"} {
 		doc := a.schemas[name]
 		route("/v2/schemas/"+name, map[string]handler{"GET": func(w http.ResponseWriter, r *http.Request) error {

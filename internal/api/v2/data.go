@@ -39,7 +39,12 @@ func (a *API) uploadImage(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	body := &eofReader{r: r.Body}
-	err := a.ops.Upload(r.Context(), caller(r), r.PathValue("id"), body, r.ContentLength)
+	storeID := ""
+	if len(a.cfg.Stores) > 0 {
+		// With stores configured by name, the client may pick one.
+		storeID = r.Header.Get("X-Image-Meta-Store")
+	}
+	err := a.ops.UploadTo(r.Context(), caller(r), r.PathValue("id"), storeID, body, r.ContentLength)
 	if err != nil {
 		if !body.eof && r.ContentLength != 0 {
 			// The body was not (all) read: do not reuse the connection.

@@ -69,6 +69,13 @@ func (a *API) createImage(w http.ResponseWriter, r *http.Request) error {
 	if len(a.cfg.ImportMethods) > 0 {
 		w.Header().Set("OpenStack-image-import-methods", strings.Join(a.cfg.ImportMethods, ","))
 	}
+	if len(a.cfg.Stores) > 0 {
+		ids := make([]string, len(a.cfg.Stores))
+		for i, st := range a.cfg.Stores {
+			ids[i] = st.ID
+		}
+		w.Header().Set("OpenStack-image-store-ids", strings.Join(ids, ","))
+	}
 	writeJSON(w, http.StatusCreated, imageJSON(img))
 	return nil
 }

@@ -1,6 +1,7 @@
 package v2
 
 import (
+	"strings"
 	"maps"
 	"slices"
 	"time"
@@ -47,7 +48,23 @@ func imageJSON(img *image.Image) []byte {
 		String("self", "/v2/images/"+img.ID).
 		String("file", "/v2/images/"+img.ID+"/file").
 		String("schema", "/v2/schemas/image")
+	if stores := storesOf(img); stores != "" {
+		o.String("stores", stores)
+	}
 	return o.Bytes()
+}
+
+// storesOf lists, comma separated, the stores holding the image's data,
+// as Glance shows them when stores are configured by name (locations then
+// record their store). Lists carry no locations, and so no stores.
+func storesOf(img *image.Image) string {
+	var ids []string
+	for _, l := range img.Locations {
+		if id, ok := l.Metadata["store"].(string); ok && id != "" && l.Status == "active" {
+			ids = append(ids, id)
+		}
+	}
+	return strings.Join(ids, ",")
 }
 
 func memberJSON(m *image.Member) []byte {

@@ -1,0 +1,114 @@
+package server_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Stores configured by name: discovery, the store a client picks for an
+// upload, and the image's stores attribute.
+func TestNamedStores(t *testing.T) {
+	fast, cheap := t.TempDir(), t.TempDir()
+	h := policyServer(t, `[DEFAULT]
+enabled_backends = fast:file, cheap:file
+
+[glance_store]
+default_backend = fast
+
+[fast]
+store_description = Fast store
+filesystem_store_datadir = `+fast+`
+
+[cheap]
+filesystem_store_datadir = `+cheap+`
+`, nil)
+
+	var info struct {
+		Stores []map[string]any `json:"stores"`
+	}
+	w := ownerMember.do(h, "GET", "/v2/info/stores", noBody, "")
+	if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &info) != nil || len(info.Stores) != 2 {
+		t.Fatalf("GET /v2/info/stores: %d %s", w.Code, w.Body)
+	}
+	if s := info.Stores[0]; s["id"] != "fast" || s["description"] != "Fast store" || s["default"] != "true" {
+		t.Errorf("first store: %v", s)
+	}
+	if s := info.Stores[1]; s["id"] != "cheap" || s["default"] != nil || s["description"] != nil {
+		t.Errorf("second store: %v", s)
+	}
+	wantMessage(t, ownerMember.do(h, "GET", "/v2/info/stores/detail", noBody, ""), http.StatusForbidden,
+		"You are not authorized to complete stores_info_detail action.")
+	w = cloudAdmin.do(h, "GET", "/v2/info/stores/detail", noBody, "")
+	if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &info) != nil {
+		t.Fatalf("detail as admin: %d %s", w.Code, w.Body)
+	}
+	if s := info.Stores[1]; s["type"] != "file" || s["properties"].(map[string]any)["data_dir"] != cheap {
+		t.Errorf("detail of cheap: %v", s)
+	}
+
+	create := func() string {
+		w := ownerMember.do(h, "POST", "/v2/images", jsonBody, `{"name":"x","disk_format":"raw","container_format":"bare"}`)
+		if w.Code != http.StatusCreated || w.Header().Get("OpenStack-image-store-ids") != "fast,cheap" {
+			t.Fatalf("create: %d, OpenStack-image-store-ids %q, want fast,cheap", w.Code, w.Header().Get("OpenStack-image-store-ids"))
+		}
+		var img map[string]any
+		json.Unmarshal(w.Body.Bytes(), &img)
+		return img["id"].(string)
+	}
+	upload := func(id, store string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("PUT", "/v2/images/"+id+"/file", strings.NewReader("data for "+store))
+		r.Header.Set("Content-Type", octetStream)
+		r.Header.Set("Accept", "application/json")
+		r.Header.Set("X-Identity-Status", "Confirmed")
+		r.Header.Set("X-Project-Id", ownerMember.project)
+		r.Header.Set("X-Roles", ownerMember.roles)
+		if store != "" {
+			r.Header.Set("X-Image-Meta-Store", store)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+
+	id := create()
+	if w := upload(id, "cheap"); w.Code != http.StatusNoContent {
+		t.Fatalf("upload to cheap: %d %s", w.Code, w.Body)
+	}
+	if _, err := os.Stat(filepath.Join(cheap, id)); err != nil {
+		t.Errorf("data not in the cheap store: %v", err)
+	}
+	if got := ownerMember.must(t, h, http.StatusOK, "GET", "/v2/images/"+id, noBody, "")["stores"]; got != "cheap" {
+		t.Errorf("stores: got %v, want cheap", got)
+	}
+
+	id = create()
+	if w := upload(id, ""); w.Code != http.StatusNoContent {
+		t.Fatalf("upload to the default store: %d %s", w.Code, w.Body)
+	}
+	if got := ownerMember.must(t, h, http.StatusOK, "GET", "/v2/images/"+id, noBody, "")["stores"]; got != "fast" {
+		t.Errorf("stores: got %v, want fast", got)
+	}
+
+	id = create()
+	wantMessage(t, upload(id, "nope"), http.StatusBadRequest, "Unknown scheme 'nope' found in URI")
+	if got := ownerMember.must(t, h, http.StatusOK, "GET", "/v2/images/"+id, noBody, "")["status"]; got != "queued" {
+		t.Errorf("status after an unknown store: got %v, want queued", got)
+	}
+}
+
+// With one store configured the Glance way, there are no named stores.
+func TestSingleStoreHasNoStoreInfo(t *testing.T) {
+	h := policyServer(t, "", nil)
+	for _, path := range []string{"/v2/info/stores", "/v2/info/stores/detail"} {
+		wantMessage(t, cloudAdmin.do(h, "GET", path, noBody, ""), http.StatusNotFound, "Multi backend is not supported at this site.")
+	}
+	w := ownerMember.do(h, "POST", "/v2/images", jsonBody, `{"name":"x"}`)
+	if w.Header().Get("OpenStack-image-store-ids") != "" {
+		t.Errorf("OpenStack-image-store-ids sent in the single-store setup")
+	}
+}
