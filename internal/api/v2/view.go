@@ -1,9 +1,9 @@
 package v2
 
 import (
-	"strings"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"glimpse/internal/api/wirejson"
