@@ -532,6 +532,9 @@ func (c *Config) Validate() error {
 	if d.BindPort < 0 || d.BindPort > 65535 {
 		bad("DEFAULT", "bind_port", d.BindPort, "must be between 0 and 65535")
 	}
+	if d.UseKeystoneLimits {
+		bad("DEFAULT", "use_keystone_limits", true, "is not supported yet: quotas are [DEFAULT] user_storage_quota and the image_*_quota options")
+	}
 	if c.Registry.BindPort < 0 || c.Registry.BindPort > 65535 {
 		bad("registry", "bind_port", c.Registry.BindPort, "must be between 0 and 65535")
 	}

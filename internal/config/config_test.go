@@ -349,6 +349,8 @@ func TestValidate(t *testing.T) {
 		{"rule format", func(c *Config) { c.Default.PropertyProtectionRuleFormat = "acl" },
 			[]string{`[DEFAULT] property_protection_rule_format: "acl" is not one of roles, policies`}},
 		{"compute listen", func(c *Config) { c.Glimpse.ComputeListen = "127.0.0.1:8774" }, nil},
+		{"keystone limits", func(c *Config) { c.Default.UseKeystoneLimits = true },
+			[]string{`[DEFAULT] use_keystone_limits: "true" is not supported yet: quotas are [DEFAULT] user_storage_quota and the image_*_quota options`}},
 		{"compute listen without port", func(c *Config) { c.Glimpse.ComputeListen = "127.0.0.1" },
 			[]string{`[glimpse] compute_listen: "127.0.0.1" is not HOST:PORT`}},
 		{"registry listen bad port", func(c *Config) { c.Glimpse.RegistryListen = "127.0.0.1:http" },

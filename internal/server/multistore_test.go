@@ -112,3 +112,16 @@ func TestSingleStoreHasNoStoreInfo(t *testing.T) {
 		t.Errorf("OpenStack-image-store-ids sent in the single-store setup")
 	}
 }
+
+// Without Keystone's unified limits the usage report is empty, as in
+// Glance; only GET is routed.
+func TestUsageInfo(t *testing.T) {
+	h := policyServer(t, "", nil)
+	w := ownerMember.do(h, "GET", "/v2/info/usage", noBody, "")
+	if w.Code != http.StatusOK || w.Body.String() != `{"usage": {}}` {
+		t.Fatalf("GET /v2/info/usage: %d %s", w.Code, w.Body)
+	}
+	if w := ownerMember.do(h, "POST", "/v2/info/usage", jsonBody, "{}"); w.Code != http.StatusNotFound {
+		t.Fatalf("POST /v2/info/usage: got %d, want 404", w.Code)
+	}
+}

@@ -79,6 +79,11 @@ func (a *API) Register(mux *http.ServeMux) {
 	route("/v2/images/{id}/members", map[string]handler{"GET": a.listMembers, "POST": a.addMember}, "GET, POST", "GET")
 	route("/v2/images/{id}/members/{member}", map[string]handler{"GET": a.showMember, "PUT": a.updateMember, "DELETE": a.deleteMember}, "GET, PUT, DELETE", "GET", "DELETE")
 	route("/v2/info/stores", map[string]handler{"GET": a.storesInfo}, "GET", "GET")
+	// Glance routes only GET here: other methods find no route (404).
+	mux.Handle("GET /v2/info/usage", a.adapt(a.usageInfo, false))
+	mux.HandleFunc("/v2/info/usage", func(w http.ResponseWriter, r *http.Request) {
+		httperr.WriteStatus(w, r, http.StatusNotFound, "", "")
+	})
 	route("/v2/info/stores/detail", map[string]handler{"GET": a.storesDetail}, "GET", "GET")
 	for _, name := range []string{"image", "images", "member", "members"} {
 		doc := a.schemas[name]
