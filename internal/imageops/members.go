@@ -211,3 +211,35 @@ func (s *Service) DeleteMember(ctx context.Context, c *auth.Context, imageID, me
 	}
 	return catalogErr(op, imageID, err)
 }
+
+// SharedWith returns the memberships of project member in the shared
+// images whose members the caller may list, oldest image first (the
+// legacy APIs' /shared-images/{member}).
+func (s *Service) SharedWith(ctx context.Context, c *auth.Context, member string) ([]*image.Member, error) {
+	q := &catalog.ListQuery{
+		Visibility:   "shared",
+		MemberStatus: "all",
+		Sort:         []catalog.SortKey{{Key: "created_at"}, {Key: "id"}},
+		Limit:        -1,
+	}
+	imgs, _, err := s.List(ctx, c, q)
+	if err != nil {
+		return nil, err
+	}
+	var out []*image.Member
+	for _, img := range imgs {
+		ms, err := s.ListMembers(ctx, c, img.ID)
+		if image.Is(image.NotFound, err) || image.Is(image.Forbidden, err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			if m.MemberID == member {
+				out = append(out, m)
+			}
+		}
+	}
+	return out, nil
+}

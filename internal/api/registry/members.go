@@ -8,7 +8,6 @@ import (
 	"glimpse/internal/api/httperr"
 	"glimpse/internal/api/wirejson"
 	"glimpse/internal/auth"
-	"glimpse/internal/catalog"
 	"glimpse/internal/image"
 )
 
@@ -240,34 +239,19 @@ func (a *API) memberNotAllowed(w http.ResponseWriter, r *http.Request) error {
 // sharedImages is /shared-images/{member}: the images shared with a
 // project, among those whose memberships the caller may see.
 func (a *API) sharedImages(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	c := caller(r)
-	member := r.PathValue("member")
-	q := &catalog.ListQuery{
-		Visibility:   "shared",
-		MemberStatus: "all",
-		Sort:         []catalog.SortKey{{Key: "created_at"}, {Key: "id"}},
-		Limit:        -1,
-	}
-	imgs, _, err := a.ops.List(ctx, c, q)
+	ms, err := a.ops.SharedWith(r.Context(), caller(r), r.PathValue("member"))
 	if err != nil {
 		return err
 	}
-	items := [][]byte{}
-	for _, img := range imgs {
-		ms, err := a.ops.ListMembers(ctx, c, img.ID)
-		if image.Is(image.NotFound, err) || image.Is(image.Forbidden, err) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		for _, m := range ms {
-			if m.MemberID == member {
-				items = append(items, wirejson.NewObject().String("image_id", img.ID).Bool("can_share", m.CanShare).Bytes())
-			}
-		}
-	}
-	writeJSON(w, http.StatusOK, wirejson.NewObject().RawBytes("shared_images", wirejson.Array(items)).Bytes())
+	writeJSON(w, http.StatusOK, sharedImagesJSON(ms))
 	return nil
+}
+
+// sharedImagesJSON is the registry's shared_images document.
+func sharedImagesJSON(ms []*image.Member) []byte {
+	items := make([][]byte, 0, len(ms))
+	for _, m := range ms {
+		items = append(items, wirejson.NewObject().String("image_id", m.ImageID).Bool("can_share", m.CanShare).Bytes())
+	}
+	return wirejson.NewObject().RawBytes("shared_images", wirejson.Array(items)).Bytes()
 }

@@ -83,6 +83,9 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("PUT /v1/images/{id}/members/{member}", a.adapt(a.addMember))
 	mux.Handle("DELETE /v1/images/{id}/members/{member}", a.adapt(a.deleteMember))
 	mux.Handle("/v1/images/{id}/members/{member}", notAllowed("GET, PUT, DELETE"))
+
+	mux.Handle("GET /v1/shared-images/{member}", a.adapt(a.sharedImages))
+	mux.Handle("/v1/shared-images/{member}", notAllowed("GET"))
 }
 
 // adapt renders a handler's error through httperr.

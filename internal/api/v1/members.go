@@ -247,3 +247,18 @@ func checkMemberID(mid string) error {
 	}
 	return nil
 }
+
+// sharedImages is GET /v1/shared-images/{member}: the images shared with
+// a project, among those whose memberships the caller may see.
+func (a *API) sharedImages(w http.ResponseWriter, r *http.Request) error {
+	ms, err := a.ops.SharedWith(r.Context(), caller(r), r.PathValue("member"))
+	if err != nil {
+		return err
+	}
+	out := make([]map[string]any, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, map[string]any{"image_id": m.ImageID, "can_share": m.CanShare})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"shared_images": out})
+	return nil
+}

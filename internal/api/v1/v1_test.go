@@ -657,3 +657,27 @@ func TestMembers(t *testing.T) {
 		t.Errorf("members after delete = %s, want none", got)
 	}
 }
+
+// GET /v1/shared-images/{member} lists the images shared with a project,
+// as far as the caller may see their memberships.
+func TestSharedImages(t *testing.T) {
+	h := newHarness(t)
+	shared := h.create(p1, nil, "")
+	h.create(p1, nil, "") // not shared with p2
+	if r := h.do("PUT", "/v1/images/"+shared+"/members/"+p2, p1, "member", nil, ""); r.status != 204 {
+		t.Fatalf("PUT member = %d %s", r.status, r.body)
+	}
+	want := `{"shared_images":[{"can_share":false,"image_id":"` + shared + `"}]}`
+	for _, who := range []string{p1, p2} {
+		if r := h.do("GET", "/v1/shared-images/"+p2, who, "member", nil, ""); r.status != 200 || strings.TrimSpace(r.body) != want {
+			t.Errorf("as %s: got %d %s, want 200 %s", who, r.status, r.body, want)
+		}
+	}
+	// A third project sees no membership of p1's image.
+	if r := h.do("GET", "/v1/shared-images/"+p2, "33333333333333333333333333333333", "member", nil, ""); r.status != 200 || strings.TrimSpace(r.body) != `{"shared_images":[]}` {
+		t.Errorf("as an outsider: got %d %s, want an empty list", r.status, r.body)
+	}
+	if r := h.do("POST", "/v1/shared-images/"+p2, p1, "member", nil, ""); r.status != 405 {
+		t.Errorf("POST: got %d, want 405", r.status)
+	}
+}
