@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"glimpse/internal/image"
+	"glimpse/internal/policy"
 )
 
 // Context is the caller as the rest of glimpse sees it. The fields after
@@ -108,6 +109,22 @@ func (c *Context) Endpoint(serviceType, iface, region string) string {
 // HasServiceRole reports whether the request's service token holds role.
 func (c *Context) HasServiceRole(role string) bool {
 	return slices.Contains(c.ServiceRoles, strings.ToLower(role))
+}
+
+// PolicyCreds is the caller as the policy engine sees it. is_admin is
+// left out: Glance computes it from context_is_admin, and checks never
+// see it.
+func (c *Context) PolicyCreds() *policy.Creds {
+	return &policy.Creds{
+		UserID:          c.UserID,
+		ProjectID:       c.ProjectID,
+		UserDomainID:    c.UserDomainID,
+		ProjectDomainID: c.ProjectDomainID,
+		DomainID:        c.DomainID,
+		SystemScope:     c.SystemScope,
+		Roles:           c.Roles,
+		ServiceRoles:    c.ServiceRoles,
+	}
 }
 
 // HasRole reports whether the caller holds role (roles are lower-cased).

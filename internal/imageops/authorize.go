@@ -3,50 +3,48 @@ package imageops
 import (
 	"slices"
 	"strconv"
+	"sync"
 
 	"glimpse/internal/auth"
 	"glimpse/internal/image"
+	"glimpse/internal/policy"
+	"glimpse/internal/propprotect"
 )
 
-// Policy decides Glance's named policy rules (an oslo.policy-compatible
-// enforcer loaded with Glance's defaults and the operator's policy file).
-type Policy interface {
-	Allowed(rule string, c *auth.Context, target map[string]string) bool
-	// AlwaysAllows reports that rule passes for everyone, so the
-	// target need not be built.
-	AlwaysAllows(rule string) bool
-}
-
-// PropertyRules decides property protections: op is "create", "read",
-// "update" or "delete".
-type PropertyRules interface {
-	Allowed(prop, op string, c *auth.Context) bool
-}
-
-// WithPolicy makes the service ask p at the decision points Glance uses.
-// legacy keeps Glance's code-level ownership checks on top of the policy,
-// as Glance does while [oslo_policy] enforce_new_defaults is off.
-func WithPolicy(p Policy, legacy bool) Option {
+// WithPolicy makes the service ask e at the decision points Glance uses
+// (without it, Glance's default rules apply). legacy keeps Glance's
+// code-level ownership checks on top of the policy, as Glance does while
+// [oslo_policy] enforce_new_defaults is off.
+func WithPolicy(e *policy.Enforcer, legacy bool) Option {
 	return func(s *Service) {
-		s.pol = p
+		s.pol = e
 		s.legacy = legacy
 	}
 }
 
 // WithPropertyRules turns on property protections.
-func WithPropertyRules(r PropertyRules) Option {
+func WithPropertyRules(r *propprotect.Rules) Option {
 	return func(s *Service) { s.props = r }
 }
 
-// allowed asks the policy. Without one, the service behaves as Glance with
-// its default rules in legacy mode: every image rule passes (the legacy
-// checks decide) except publicize_image, which needs the admin role itself
-// — even the role-less unauthenticated admin context may not publish.
-func (s *Service) allowed(rule string, c *auth.Context, target map[string]string) bool {
-	if s.pol == nil {
-		return rule != "publicize_image" || c.HasRole("admin")
+// defaultPolicy is Glance's default rules, for services built without a
+// policy of their own.
+var defaultPolicy = sync.OnceValue(func() *policy.Enforcer {
+	e, err := policy.New(policy.Options{})
+	if err != nil {
+		panic("imageops: Glance's default policy does not load: " + err.Error())
 	}
-	return s.pol.Allowed(rule, c, target)
+	return e
+})
+
+// allowed asks the policy whether c passes rule on target.
+func (s *Service) allowed(rule string, c *auth.Context, target map[string]string) bool {
+	return s.pol.Allowed(rule, c.PolicyCreds(), target)
+}
+
+// propAllowed asks the property protections (all allowed without them).
+func (s *Service) propAllowed(prop string, op propprotect.Op, cr *policy.Creds) bool {
+	return s.props == nil || s.props.Allowed(prop, op, cr)
 }
 
 // none is how the policy engine spells Python's None: Glance passes None
@@ -63,12 +61,7 @@ func orNone(id string) string {
 }
 
 // trivial reports whether rule lets everyone through.
-func (s *Service) trivial(rule string) bool {
-	if s.pol == nil {
-		return rule != "publicize_image"
-	}
-	return s.pol.AlwaysAllows(rule)
-}
+func (s *Service) trivial(rule string) bool { return s.pol.AlwaysAllows(rule) }
 
 // imageTarget is the policy target of an existing image, as Glance's
 // ImageTarget presents it: its attributes by name, project_id for the
@@ -78,8 +71,9 @@ func (s *Service) trivial(rule string) bool {
 // that is what policy files written for Glance compare against.
 func (s *Service) imageTarget(c *auth.Context, img *image.Image) map[string]string {
 	t := make(map[string]string, 20+len(img.Properties))
+	cr := c.PolicyCreds()
 	for k, v := range img.Properties {
-		if v != nil && (s.props == nil || s.props.Allowed(k, "read", c)) {
+		if v != nil && s.propAllowed(k, propprotect.Read, cr) {
 			t[k] = *v
 		}
 	}
@@ -193,8 +187,9 @@ func (s *Service) readable(c *auth.Context, img *image.Image) *image.Image {
 		return img
 	}
 	var hidden []string
+	cr := c.PolicyCreds()
 	for k := range img.Properties {
-		if !s.props.Allowed(k, "read", c) {
+		if !s.propAllowed(k, propprotect.Read, cr) {
 			hidden = append(hidden, k)
 		}
 	}
@@ -218,6 +213,7 @@ func (s *Service) checkPropertyChanges(op string, c *auth.Context, old, img *ima
 	if s.props == nil {
 		return nil
 	}
+	cr := c.PolicyCreds()
 	named := func(k string) bool {
 		return slices.ContainsFunc(touched, func(t Touch) bool { return t.Key == k && t.Op != "remove" })
 	}
@@ -229,11 +225,11 @@ func (s *Service) checkPropertyChanges(op string, c *auth.Context, old, img *ima
 		}
 		switch {
 		case !existed:
-			if !s.props.Allowed(k, "create", c) {
+			if !s.propAllowed(k, propprotect.Create, cr) {
 				return reserved(op, k)
 			}
 		case !samePtr(was, v) || named(k):
-			if !s.props.Allowed(k, "update", c) {
+			if !s.propAllowed(k, propprotect.Update, cr) {
 				return reserved(op, k)
 			}
 		}
@@ -242,7 +238,7 @@ func (s *Service) checkPropertyChanges(op string, c *auth.Context, old, img *ima
 		return nil
 	}
 	for k := range old.Properties {
-		if _, kept := img.Properties[k]; !kept && !s.props.Allowed(k, "delete", c) {
+		if _, kept := img.Properties[k]; !kept && !s.propAllowed(k, propprotect.Delete, cr) {
 			return reserved(op, k)
 		}
 	}

@@ -15,6 +15,8 @@ import (
 	"glimpse/internal/auth"
 	"glimpse/internal/catalog"
 	"glimpse/internal/image"
+	"glimpse/internal/policy"
+	"glimpse/internal/propprotect"
 )
 
 // Limits are the per-image quotas; a negative value means unlimited.
@@ -30,9 +32,9 @@ type Service struct {
 	limits Limits
 	data   DataConfig
 	now    func() time.Time
-	pol    Policy
-	legacy bool // Glance's code-level ownership checks apply
-	props  PropertyRules
+	pol    *policy.Enforcer
+	legacy bool               // Glance's code-level ownership checks apply
+	props  *propprotect.Rules // nil: no property protections
 }
 
 // New returns a Service.
@@ -40,6 +42,9 @@ func New(cat catalog.Catalog, limits Limits, opts ...Option) *Service {
 	s := &Service{cat: cat, limits: limits, legacy: true, now: func() time.Time { return time.Now().UTC() }}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.pol == nil {
+		s.pol = defaultPolicy()
 	}
 	return s
 }

@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"glimpse/internal/auth"
 	"glimpse/internal/config"
-	"glimpse/internal/imageops"
 	"glimpse/internal/policy"
 	"glimpse/internal/propprotect"
 )
@@ -44,39 +42,4 @@ func Policy(cfg *config.Config) (*policy.Enforcer, *propprotect.Rules, error) {
 		return nil, nil, fmt.Errorf("[DEFAULT] property_protection_file: %w", err)
 	}
 	return e, rules, nil
-}
-
-// creds is the caller as the policy engine sees it.
-func creds(c *auth.Context) *policy.Creds {
-	return &policy.Creds{
-		UserID:          c.UserID,
-		ProjectID:       c.ProjectID,
-		UserDomainID:    c.UserDomainID,
-		ProjectDomainID: c.ProjectDomainID,
-		DomainID:        c.DomainID,
-		SystemScope:     c.SystemScope,
-		Roles:           c.Roles,
-		ServiceRoles:    c.ServiceRoles,
-		IsAdmin:         c.IsAdmin,
-	}
-}
-
-// policyRules adapts the enforcer to the image use cases.
-type policyRules struct{ e *policy.Enforcer }
-
-var _ imageops.Policy = policyRules{}
-
-func (p policyRules) Allowed(rule string, c *auth.Context, target map[string]string) bool {
-	return p.e.Allowed(rule, creds(c), target)
-}
-
-func (p policyRules) AlwaysAllows(rule string) bool { return p.e.AlwaysAllows(rule) }
-
-// propertyRules adapts property protections to the image use cases.
-type propertyRules struct{ r *propprotect.Rules }
-
-var _ imageops.PropertyRules = propertyRules{}
-
-func (p propertyRules) Allowed(prop, op string, c *auth.Context) bool {
-	return p.r.Allowed(prop, propprotect.Op(op), creds(c))
 }

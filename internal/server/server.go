@@ -262,10 +262,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 			Formats:            format.Options{VMDKAllowedTypes: cfg.ImageFormat.VMDKAllowedTypes, GPTSafetyChecksNonfatal: cfg.ImageFormat.GPTSafetyChecksNonfatal},
 			RequireFormatMatch: cfg.ImageFormat.RequireImageFormatMatch,
 			MultiStore:         len(d.EnabledBackends) > 0}),
-		imageops.WithPolicy(policyRules{enforcer}, !cfg.OsloPolicy.EnforceNewDefaults),
+		imageops.WithPolicy(enforcer, !cfg.OsloPolicy.EnforceNewDefaults),
 	}
 	if propRules != nil {
-		opts = append(opts, imageops.WithPropertyRules(propertyRules{propRules}))
+		opts = append(opts, imageops.WithPropertyRules(propRules))
 	}
 	ops := imageops.New(db, imageops.Limits{Properties: d.ImagePropertyQuota, Tags: d.ImageTagQuota, Members: d.ImageMemberQuota}, opts...)
 	if n, err := ops.RecoverInterruptedUploads(ctx); err != nil {
@@ -411,9 +411,7 @@ func (s *Server) middleware(vh *versions.Handler, next http.Handler) http.Handle
 			// As Glance's request context: is_admin is what the
 			// context_is_admin rule says of the caller, whatever the
 			// authenticator guessed from the roles.
-			pc := creds(c)
-			pc.IsAdmin = false
-			c.IsAdmin = s.policy.IsAdmin(pc)
+			c.IsAdmin = s.policy.IsAdmin(c.PolicyCreds())
 		}
 		if c.ReadOnly && mutating(r.Method) {
 			// Glance's anonymous caller may only read.

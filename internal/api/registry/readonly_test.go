@@ -10,6 +10,7 @@ import (
 	"glimpse/internal/auth"
 	"glimpse/internal/image"
 	"glimpse/internal/imageops"
+	"glimpse/internal/policy"
 )
 
 func TestTenantCreateRefusesReadOnlyAttributes(t *testing.T) {
@@ -159,16 +160,23 @@ func TestDeactivationCannotBeUndoneByOwner(t *testing.T) {
 	}
 }
 
-// denyPolicy refuses the named rules and allows every other.
-type denyPolicy map[string]bool
-
-func (p denyPolicy) Allowed(rule string, c *auth.Context, target map[string]string) bool {
-	return !p[rule]
+// denyingPolicy is Glance's default policy with the named rules refused.
+func denyingPolicy(t *testing.T, rules ...string) *policy.Enforcer {
+	t.Helper()
+	e, err := policy.New(policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rules {
+		if err := e.Register(r, "!"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e
 }
-func (p denyPolicy) AlwaysAllows(rule string) bool { return !p[rule] }
 
 func TestAdminStatusToggleGoesThroughPolicy(t *testing.T) {
-	h := newHarness(t, registry.Config{}, imageops.WithPolicy(denyPolicy{"deactivate": true, "reactivate": true}, true))
+	h := newHarness(t, registry.Config{}, imageops.WithPolicy(denyingPolicy(t, "deactivate", "reactivate"), true))
 	id := activeImage(t, h)
 	h.admin().do(t, "PUT", "/images/"+id, `{"image": {"status": "deactivated", "name": "x"}}`).want(t, http.StatusForbidden)
 	if img := h.get(t, id); img.Status != image.Active || *img.Name != "a" {
