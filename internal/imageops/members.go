@@ -125,15 +125,21 @@ func (s *Service) GetMember(ctx context.Context, c *auth.Context, imageID, membe
 		// Glance hides a membership the caller may not look up.
 		return nil, image.E(op, image.NotFound, "You are not authorized to complete get_member action.")
 	}
+	return s.findMember(ctx, op, c, img, memberID)
+}
+
+// findMember looks a membership up as the catalog's member filter shows
+// it to the caller (see ownsOrAdmin).
+func (s *Service) findMember(ctx context.Context, op string, c *auth.Context, img *image.Image, memberID string) (*image.Member, error) {
 	if !ownsOrAdmin(c, img) && memberID != c.ProjectID {
-		return nil, memberNotFound(op, imageID, memberID)
+		return nil, memberNotFound(op, img.ID, memberID)
 	}
-	m, err := s.cat.GetMember(ctx, imageID, memberID)
+	m, err := s.cat.GetMember(ctx, img.ID, memberID)
 	if errors.Is(err, catalog.ErrNotFound) {
-		return nil, memberNotFound(op, imageID, memberID)
+		return nil, memberNotFound(op, img.ID, memberID)
 	}
 	if err != nil {
-		return nil, catalogErr(op, imageID, err)
+		return nil, catalogErr(op, img.ID, err)
 	}
 	return m, nil
 }
@@ -154,14 +160,8 @@ func (s *Service) UpdateMemberStatus(ctx context.Context, c *auth.Context, image
 	if err := s.memberEnforce(op, c, "get_member", img); err != nil {
 		return nil, err
 	}
-	if _, err := s.cat.GetMember(ctx, imageID, memberID); err != nil {
-		if errors.Is(err, catalog.ErrNotFound) {
-			return nil, memberNotFound(op, imageID, memberID)
-		}
-		return nil, catalogErr(op, imageID, err)
-	}
-	if !ownsOrAdmin(c, img) && c.ProjectID != memberID {
-		return nil, memberNotFound(op, imageID, memberID)
+	if _, err := s.findMember(ctx, op, c, img, memberID); err != nil {
+		return nil, err
 	}
 	if err := s.enforce(op, c, "modify_member", img); err != nil {
 		return nil, err
@@ -188,22 +188,16 @@ func (s *Service) DeleteMember(ctx context.Context, c *auth.Context, imageID, me
 	if img.Visibility != image.Shared || (s.legacy && !c.IsAdmin && img.OwnerID() != c.ProjectID) {
 		return image.E(op, image.Forbidden, "Not allowed to delete members for image %s.", imageID)
 	}
-	if s.pol != nil {
-		// Glance looks the membership up (get_member) before it asks
-		// delete_member.
-		if err := s.memberEnforce(op, c, "get_member", img); err != nil {
-			return err
-		}
-		_, err := s.cat.GetMember(ctx, imageID, memberID)
-		if errors.Is(err, catalog.ErrNotFound) || err == nil && !ownsOrAdmin(c, img) && c.ProjectID != memberID {
-			return memberNotFound(op, imageID, memberID)
-		}
-		if err != nil {
-			return catalogErr(op, imageID, err)
-		}
-		if err := s.enforce(op, c, "delete_member", img); err != nil {
-			return err
-		}
+	// Glance looks the membership up (get_member) before it asks
+	// delete_member.
+	if err := s.memberEnforce(op, c, "get_member", img); err != nil {
+		return err
+	}
+	if _, err := s.findMember(ctx, op, c, img, memberID); err != nil {
+		return err
+	}
+	if err := s.enforce(op, c, "delete_member", img); err != nil {
+		return err
 	}
 	err = s.cat.DeleteMember(ctx, imageID, memberID)
 	if errors.Is(err, catalog.ErrNotFound) {
