@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"glimpse/internal/auth"
 	"glimpse/internal/catalog"
 	"glimpse/internal/catalog/sqlcat"
+	"glimpse/internal/catalog/sqlcat/sqlcattest"
 	"glimpse/internal/image"
 	"glimpse/internal/imageops"
 )
@@ -22,19 +22,7 @@ import (
 var unlimited = imageops.Limits{Properties: -1, Tags: -1, Members: -1}
 
 // openCatalog opens a fresh catalog with Glance's schema in a temp dir.
-func openCatalog(t *testing.T) *sqlcat.DB {
-	t.Helper()
-	ctx := context.Background()
-	db, err := sqlcat.Open(ctx, filepath.Join(t.TempDir(), "glance.sqlite"))
-	if err != nil {
-		t.Fatalf("sqlcat.Open: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, _, err := db.Sync(ctx); err != nil {
-		t.Fatalf("Sync: %v", err)
-	}
-	return db
-}
+func openCatalog(t *testing.T) *sqlcat.DB { return sqlcattest.Open(t) }
 
 func member(project string) *auth.Context {
 	return &auth.Context{ProjectID: project, Roles: []string{"member"}}

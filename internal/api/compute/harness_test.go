@@ -6,14 +6,15 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"glimpse/internal/api/apitest"
 	"glimpse/internal/api/compute"
 	"glimpse/internal/auth"
 	"glimpse/internal/catalog/sqlcat"
+	"glimpse/internal/catalog/sqlcat/sqlcattest"
 	"glimpse/internal/image"
 	"glimpse/internal/imageops"
 )
@@ -28,33 +29,13 @@ type harness struct {
 
 func newHarness(t *testing.T, cfg compute.Config, limits ...imageops.Limits) *harness {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlcat.Open(ctx, filepath.Join(t.TempDir(), "glance.sqlite"))
-	if err != nil {
-		t.Fatalf("sqlcat.Open: %v", err)
-	}
-	if _, _, err := db.Sync(ctx); err != nil {
-		t.Fatalf("Sync: %v", err)
-	}
+	db := sqlcattest.Open(t)
 	lim := imageops.Limits{Properties: -1, Tags: -1, Members: -1}
 	if len(limits) > 0 {
 		lim = limits[0]
 	}
 	ops := imageops.New(db, lim)
-	api := compute.New(ops, cfg)
-	h := api.Handler()
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := auth.NoAuth{}.Authenticate(r)
-		if err != nil {
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		h.ServeHTTP(w, r.WithContext(auth.NewContext(r.Context(), c)))
-	}))
-	t.Cleanup(func() {
-		ts.Close()
-		db.Close()
-	})
+	ts := apitest.Serve(t, compute.New(ops, cfg).Handler())
 	return &harness{ts: ts, ops: ops, db: db}
 }
 

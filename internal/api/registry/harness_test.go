@@ -6,15 +6,15 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"glimpse/internal/api/httperr"
+	"glimpse/internal/api/apitest"
 	"glimpse/internal/api/registry"
 	"glimpse/internal/auth"
 	"glimpse/internal/catalog"
 	"glimpse/internal/catalog/sqlcat"
+	"glimpse/internal/catalog/sqlcat/sqlcattest"
 	"glimpse/internal/image"
 	"glimpse/internal/imageops"
 )
@@ -29,29 +29,9 @@ type harness struct {
 
 func newHarness(t *testing.T, cfg registry.Config, opts ...imageops.Option) *harness {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlcat.Open(ctx, filepath.Join(t.TempDir(), "glance.sqlite"))
-	if err != nil {
-		t.Fatalf("sqlcat.Open: %v", err)
-	}
-	if _, _, err := db.Sync(ctx); err != nil {
-		t.Fatalf("Sync: %v", err)
-	}
+	db := sqlcattest.Open(t)
 	ops := imageops.New(db, imageops.Limits{Properties: -1, Tags: -1, Members: 3}, opts...)
-	api := registry.New(ops, cfg)
-	h := api.Handler()
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := auth.NoAuth{}.Authenticate(r)
-		if err != nil {
-			httperr.Write(w, r, err)
-			return
-		}
-		h.ServeHTTP(w, r.WithContext(auth.NewContext(r.Context(), c)))
-	}))
-	t.Cleanup(func() {
-		ts.Close()
-		db.Close()
-	})
+	ts := apitest.Serve(t, registry.New(ops, cfg).Handler())
 	return &harness{ts: ts, ops: ops, db: db}
 }
 

@@ -5,6 +5,8 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
+	"glimpse/internal/api/apitest"
+	"glimpse/internal/catalog/sqlcat/sqlcattest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,10 +14,8 @@ import (
 	"strings"
 	"testing"
 
-	"glimpse/internal/api/httperr"
 	v1 "glimpse/internal/api/v1"
 	"glimpse/internal/auth"
-	"glimpse/internal/catalog/sqlcat"
 	"glimpse/internal/image"
 	"glimpse/internal/imageops"
 	"glimpse/internal/store"
@@ -39,16 +39,8 @@ func newHarness(t *testing.T) *harness {
 // the v1 API as configQuota (nil: not told).
 func newHarnessQuota(t *testing.T, members int, configQuota *int) *harness {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := sqlcat.Open(ctx, filepath.Join(dir, "glance.sqlite"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := db.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
-	fd, err := file.New(filepath.Join(dir, "images"))
+	db := sqlcattest.Open(t)
+	fd, err := file.New(filepath.Join(t.TempDir(), "images"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,17 +56,7 @@ func newHarnessQuota(t *testing.T, members int, configQuota *int) *harness {
 		SizeCap:          1 << 20, MemberQuota: configQuota})
 	mux := http.NewServeMux()
 	api.Register(mux)
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := auth.NoAuth{}.Authenticate(r)
-		if err != nil {
-			httperr.Write(w, r, err)
-			return
-		}
-		mux.ServeHTTP(w, r.WithContext(auth.NewContext(r.Context(), c)))
-	})
-	ts := httptest.NewServer(h)
-	t.Cleanup(func() { ts.Close(); db.Close() })
-	return &harness{t: t, ts: ts, ops: ops}
+	return &harness{t: t, ts: apitest.Serve(t, mux), ops: ops}
 }
 
 type resp struct {
