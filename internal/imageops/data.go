@@ -146,6 +146,24 @@ func (s *Service) Upload(ctx context.Context, c *auth.Context, id string, body i
 // one); with several stores configured, an unknown name is refused before
 // anything else, as Glance does.
 func (s *Service) UploadTo(ctx context.Context, c *auth.Context, id, storeID string, body io.Reader, size int64) error {
+	return s.upload(ctx, c, id, storeID, body, size, Declared{})
+}
+
+// Declared is what a client said of the data beside sending it (the v1
+// API's x-image-meta-size and x-image-meta-checksum): data that does not
+// match is refused, as Glance's v1 API did. Zero values declare nothing.
+type Declared struct {
+	Size     int64
+	Checksum string // MD5, hex
+}
+
+// UploadDeclared is Upload, refusing data whose size or MD5 differs from
+// what the client declared; the data is hashed once, by the upload.
+func (s *Service) UploadDeclared(ctx context.Context, c *auth.Context, id string, body io.Reader, size int64, want Declared) error {
+	return s.upload(ctx, c, id, "", body, size, want)
+}
+
+func (s *Service) upload(ctx context.Context, c *auth.Context, id, storeID string, body io.Reader, size int64, want Declared) error {
 	const op = "imageops.Upload"
 	if s.data.Stores == nil {
 		return image.E(op, image.Unavailable, "Image data is not stored at this site.")
@@ -237,6 +255,11 @@ func (s *Service) UploadTo(ctx context.Context, c *auth.Context, id, storeID str
 		revert()
 		return &image.Error{Op: op, Kind: image.Internal, Err: fmt.Errorf("hashed %d bytes but stored %d", n, written)}
 	}
+	if mismatch := want.mismatch(op, n, md5hex); mismatch != nil {
+		discard()
+		revert()
+		return mismatch
+	}
 	info := &catalog.DataInfo{Size: written, Checksum: md5hex, HashAlgo: algo, HashValue: hashhex,
 		Location: image.Location{URL: uri, Metadata: map[string]any{}}}
 	if insp != nil {
@@ -285,6 +308,17 @@ func (s *Service) checkFormat(op, declared string, r format.Result) (int64, erro
 		return 0, image.E(op, image.Unsupported, "%s", msg)
 	}
 	return format.VirtualSizeFor(declared, r), nil
+}
+
+// mismatch is Glance v1's refusal of data unlike what was declared.
+func (d Declared) mismatch(op string, size int64, md5hex string) error {
+	switch {
+	case d.Size > 0 && d.Size != size:
+		return image.E(op, image.Invalid, "Supplied size (%d) and size generated from uploaded image (%d) did not match.", d.Size, size)
+	case d.Checksum != "" && d.Checksum != md5hex:
+		return image.E(op, image.Invalid, "Supplied checksum (%s) and checksum generated from uploaded image (%s) did not match.", d.Checksum, md5hex)
+	}
+	return nil
 }
 
 // tooLarge is Glance's answer to data larger than image_size_cap.

@@ -2,9 +2,6 @@ package v1
 
 import (
 	"context"
-	"crypto/md5"
-	"encoding/hex"
-	"hash"
 	"io"
 	"log/slog"
 	"net/http"
@@ -455,53 +452,21 @@ func checkMinimums(img *image.Image) error {
 	return nil
 }
 
-// checkedReader counts and hashes the data as it streams and, at its end,
-// fails the stream when it does not match the declared size or checksum,
-// so that the store never commits it.
-type checkedReader struct {
-	r        io.Reader
-	n        int64
-	md5      hash.Hash
-	size     int64  // declared, 0 when none
-	checksum string // declared, "" when none
-	mismatch error
-}
-
-func (c *checkedReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	c.md5.Write(p[:n])
-	if err == io.EOF {
-		if c.size > 0 && c.size != c.n {
-			c.mismatch = badRequest("Supplied size (%d) and size generated from uploaded image (%d) did not match.", c.size, c.n)
-		} else if sum := hex.EncodeToString(c.md5.Sum(nil)); c.checksum != "" && c.checksum != sum {
-			c.mismatch = badRequest("Supplied checksum (%s) and checksum generated from uploaded image (%s) did not match.", c.checksum, sum)
-		}
-		if c.mismatch != nil {
-			return n, c.mismatch
-		}
-	}
-	return n, err
-}
-
-// upload stores the request body as the data of a queued image.
+// upload stores the request body as the data of a queued image; data
+// unlike the declared size or checksum is refused.
 func (a *API) upload(r *http.Request, id string, m *meta) error {
-	cr := &checkedReader{r: r.Body, md5: md5.New()}
+	var want imageops.Declared
 	if m.size != nil {
-		cr.size = *m.size
+		want.Size = *m.size
 	}
 	if s := m.str("checksum"); s != nil {
-		cr.checksum = *s
+		want.Checksum = *s
 	}
 	size := int64(-1)
 	if r.ContentLength > 0 {
 		size = r.ContentLength
 	}
-	err := a.ops.Upload(r.Context(), caller(r), id, cr, size)
-	if cr.mismatch != nil {
-		return cr.mismatch
-	}
-	return err
+	return a.ops.UploadDeclared(r.Context(), caller(r), id, r.Body, size, want)
 }
 
 func (a *API) update(w http.ResponseWriter, r *http.Request) error {
