@@ -28,6 +28,9 @@ var (
 	ErrMarkerForbidden = errors.New("catalog: marker not visible")
 	// ErrUnavailable: the database cannot be reached or is overloaded.
 	ErrUnavailable = errors.New("catalog: unavailable")
+	// ErrInvalid: the database refused a value it cannot store (too
+	// long for the column, characters its charset lacks).
+	ErrInvalid = errors.New("catalog: value cannot be stored")
 )
 
 // Catalog stores images, their properties, tags and members.

@@ -30,7 +30,7 @@ func (db *DB) ActivateImage(ctx context.Context, id string, from image.Status, d
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO image_locations (image_id, value, created_at, updated_at,
- deleted_at, deleted, meta_data, status) VALUES (?, ?, ?, ?, NULL, 0, ?, 'active')`, id, d.Location.URL, now, now, string(meta))
+ deleted_at, deleted, meta_data, status) VALUES (?, ?, ?, ?, NULL, false, ?, 'active')`, id, d.Location.URL, now, now, string(meta))
 		return mapErr(err)
 	})
 }

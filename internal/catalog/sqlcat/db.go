@@ -30,9 +30,15 @@ type DB struct {
 	sql *sql.DB // reads
 	w   *sql.DB // the single write connection
 
-	rstmts *stmtCache // prepared reads
-	wstmts *stmtCache // prepared writes, on the write connection
-	images *imageCache
+	rstmts *stmtCache  // prepared reads
+	wstmts *stmtCache  // prepared writes, on the write connection
+	images *imageCache // nil off SQLite
+
+	d  dialect
+	tr *translator // nil on SQLite
+	// retries bounds how often a server write that lost a deadlock or a
+	// serialization conflict is run again.
+	retries int
 
 	reqs    chan *writeReq
 	closing chan struct{}
@@ -117,6 +123,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 
 // Close stops the writer after the writes in flight and closes the files.
 func (db *DB) Close() error {
+	if db.d != sqliteDialect {
+		return db.sql.Close()
+	}
 	db.once.Do(func() { close(db.closing) })
 	db.wg.Wait()
 	db.rstmts.close()
@@ -134,6 +143,9 @@ type writeReq struct {
 // the transaction holding it is durable (or fn failed and was rolled back to
 // its savepoint).
 func (db *DB) write(ctx context.Context, fn func(ctx context.Context, tx *wtx) error) error {
+	if db.d != sqliteDialect {
+		return db.writeServer(ctx, fn)
+	}
 	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case db.reqs <- req:
@@ -191,7 +203,7 @@ func (db *DB) commit(batch []*writeReq) {
 		finish(mapErr(err))
 		return
 	}
-	tx := &wtx{tx: sqltx, cache: db.wstmts}
+	tx := &wtx{tx: sqltx, cache: db.wstmts, d: sqliteDialect}
 	single := len(batch) == 1
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
@@ -235,6 +247,9 @@ func (db *DB) commit(batch []*writeReq) {
 func mapErr(err error) error {
 	if err == nil {
 		return nil
+	}
+	if e, ok := mapServerErr(err); ok {
+		return e
 	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {

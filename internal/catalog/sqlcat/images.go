@@ -29,15 +29,11 @@ const imageColumns = `images.id, images.name, images.size, images.status, +image
  images.os_hash_algo, images.os_hash_value,
  (SELECT json_group_object(p.name, p.value) FROM image_properties p
    WHERE p.image_id = images.id AND +p.deleted = 0),
- (SELECT json_group_array(t.value) FROM
-   (SELECT value FROM image_tags WHERE image_id = images.id AND +deleted = 0 ORDER BY id) t)`
+ ` + tagsAgg
 
 // locationsColumn aggregates an image's live locations, oldest first; only
 // single-image reads need them (downloads, deletes).
-const locationsColumn = `,
- (SELECT json_group_array(json_object('id', l.id, 'url', l.value, 'status', l.status,
-   'metadata', CASE WHEN json_valid(l.meta_data) THEN json(l.meta_data) ELSE json('{}') END))
-  FROM (SELECT * FROM image_locations WHERE image_id = images.id AND +deleted = 0 ORDER BY id) l)`
+var locationsColumn = ",\n " + locationsAgg
 
 // dbTime scans a DATETIME column whether the driver hands back text or a
 // time.Time.
@@ -91,16 +87,16 @@ func scanImage(row rowScanner, withLocations ...bool) (*image.Image, error) {
 	}
 	if locs.Valid && locs.String != "" {
 		var ls []struct {
-			ID       int64          `json:"id"`
-			URL      string         `json:"url"`
-			Status   string         `json:"status"`
-			Metadata map[string]any `json:"metadata"`
+			ID       int64           `json:"id"`
+			URL      string          `json:"url"`
+			Status   string          `json:"status"`
+			Metadata json.RawMessage `json:"metadata"`
 		}
 		if err := json.Unmarshal([]byte(locs.String), &ls); err != nil {
 			return nil, fmt.Errorf("decode locations of %s: %w", img.ID, err)
 		}
 		for _, l := range ls {
-			img.Locations = append(img.Locations, image.Location{ID: l.ID, URL: l.URL, Status: l.Status, Metadata: l.Metadata})
+			img.Locations = append(img.Locations, image.Location{ID: l.ID, URL: l.URL, Status: l.Status, Metadata: locationMetadata(l.Metadata)})
 		}
 	}
 	img.Status = image.Status(status)
@@ -145,6 +141,22 @@ func scanImage(row rowScanner, withLocations ...bool) (*image.Image, error) {
 	return &img, nil
 }
 
+// locationMetadata decodes a location's metadata: a JSON object, or (off
+// SQLite, where the aggregate carries the column as text) a JSON string
+// holding one. Anything else reads as no metadata, as Glance treats a
+// column it cannot decode.
+func locationMetadata(raw json.RawMessage) map[string]any {
+	var text string
+	if json.Unmarshal(raw, &text) == nil {
+		raw = json.RawMessage(text)
+	}
+	m := map[string]any{}
+	if json.Unmarshal(raw, &m) != nil || m == nil {
+		return map[string]any{}
+	}
+	return m
+}
+
 func strPtr(s sql.NullString) *string {
 	if !s.Valid {
 		return nil
@@ -182,7 +194,7 @@ func (db *DB) CreateImage(ctx context.Context, img *image.Image) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO images (id, name, size, status, created_at,
  updated_at, deleted_at, deleted, disk_format, container_format, checksum, owner, min_disk,
  min_ram, protected, virtual_size, visibility, os_hidden, os_hash_algo, os_hash_value)
- VALUES (?,?,?,?,?,?,NULL,0,?,?,?,?,?,?,?,?,?,?,?,?)`,
+ VALUES (?,?,?,?,?,?,NULL,false,?,?,?,?,?,?,?,?,?,?,?,?)`,
 			img.ID, nullStr(img.Name), nullInt(img.Size), string(img.Status), now,
 			fmtTime(img.UpdatedAt), nullStr(img.DiskFormat), nullStr(img.ContainerFormat),
 			nullStr(img.Checksum), nullStr(img.Owner), img.MinDisk, img.MinRAM, img.Protected,
@@ -203,7 +215,7 @@ func setProperties(ctx context.Context, tx *wtx, id string, props map[string]*st
 		// A property removed earlier keeps its (soft-deleted) row under
 		// the unique (image_id, name) key, as in Glance: revive it.
 		_, err := tx.ExecContext(ctx, `INSERT INTO image_properties
- (image_id, name, value, created_at, updated_at, deleted_at, deleted) VALUES (?,?,?,?,?,NULL,0)
+ (image_id, name, value, created_at, updated_at, deleted_at, deleted) VALUES (?,?,?,?,?,NULL,false)
  ON CONFLICT (image_id, name) DO UPDATE SET value = excluded.value,
  updated_at = excluded.updated_at, deleted = 0, deleted_at = NULL`,
 			id, k, nullStr(props[k]), now, now)
@@ -216,6 +228,23 @@ func setProperties(ctx context.Context, tx *wtx, id string, props map[string]*st
 
 func addTags(ctx context.Context, tx *wtx, id string, tags []string, now string) error {
 	for _, t := range tags {
+		if tx.d != sqliteDialect {
+			// INSERT … SELECT leaves PostgreSQL the parameters' types
+			// to guess; ask first instead.
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM image_tags
+ WHERE image_id = ? AND value = ? AND deleted = 0`, id, t).Scan(&n); err != nil {
+				return mapErr(err)
+			}
+			if n == 0 {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO image_tags
+ (image_id, value, created_at, updated_at, deleted_at, deleted) VALUES (?,?,?,?,NULL,false)`,
+					id, t, now, now); err != nil {
+					return mapErr(err)
+				}
+			}
+			continue
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO image_tags
  (image_id, value, created_at, updated_at, deleted_at, deleted)
  SELECT ?,?,?,?,NULL,0 WHERE NOT EXISTS

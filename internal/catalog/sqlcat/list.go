@@ -129,6 +129,12 @@ func (db *DB) ListImages(ctx context.Context, lq *catalog.ListQuery) ([]*image.I
 	order := make([]string, len(lq.Sort))
 	for i, k := range lq.Sort {
 		order[i] = "images." + k.Key + map[bool]string{true: " DESC", false: " ASC"}[k.Desc]
+		if db.d == postgresDialect && !notNullKeys[k.Key] {
+			// NULL is the smallest value, as SQLite and MySQL (and so
+			// Glance's pagination) have it; PostgreSQL's default is
+			// the largest.
+			order[i] += map[bool]string{true: " NULLS LAST", false: " NULLS FIRST"}[k.Desc]
+		}
 	}
 	// The page is chosen on the images table alone; the properties and
 	// tags are aggregated only for the rows on it. One statement still,
@@ -173,6 +179,9 @@ func (db *DB) ListImages(ctx context.Context, lq *catalog.ListQuery) ([]*image.I
 // was read, or an image left it before it was read in full; the caller
 // then reads the page in one statement instead, as without the cache.
 func (db *DB) cachedPage(ctx context.Context, page string, args []any, withLocations bool) (imgs []*image.Image, ok bool, err error) {
+	if db.images == nil {
+		return nil, false, nil
+	}
 	at, err := db.images.dataVersion(ctx)
 	if err != nil {
 		return nil, false, mapErr(err)
@@ -220,7 +229,7 @@ func (db *DB) cachedPage(ctx context.Context, page string, args []any, withLocat
 		cols += locationsColumn
 	}
 	rows, err = db.query(ctx, `SELECT `+cols+` FROM images
- WHERE images.id IN (SELECT value FROM json_each(?)) AND images.deleted = 0`, string(list))
+ WHERE images.id IN `+idsFromJSON+` AND images.deleted = 0`, string(list))
 	if err != nil {
 		return nil, false, mapErr(err)
 	}
@@ -313,7 +322,9 @@ func (db *DB) after(ctx context.Context, q *query, lq *catalog.ListQuery) error 
 	if err != nil {
 		return mapErr(err)
 	}
-	if v, _ := vals[len(cols)].(int64); v == 0 {
+	// The visibility condition reads as 0/1, or as a boolean on
+	// PostgreSQL.
+	if v := vals[len(cols)]; v != int64(1) && v != true {
 		return catalog.ErrMarkerForbidden
 	}
 	vals = vals[:len(cols)]

@@ -2,6 +2,7 @@ package sqlcat
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -67,7 +68,7 @@ func (db *DB) UpdateImageLocations(ctx context.Context, old, img *image.Image) e
 		}
 		for i, l := range add {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO image_locations (image_id, value, created_at,
- updated_at, deleted_at, deleted, meta_data, status) VALUES (?, ?, ?, ?, NULL, 0, ?, 'active')`,
+ updated_at, deleted_at, deleted, meta_data, status) VALUES (?, ?, ?, ?, NULL, false, ?, 'active')`,
 				img.ID, l.URL, now, now, metas[i]); err != nil {
 				return mapErr(err)
 			}
@@ -78,13 +79,15 @@ func (db *DB) UpdateImageLocations(ctx context.Context, old, img *image.Image) e
 
 // liveLocationIDs lists the IDs of an image's live locations, sorted.
 func liveLocationIDs(ctx context.Context, tx *wtx, imageID string) ([]int64, error) {
-	var list string
-	if err := tx.QueryRowContext(ctx, `SELECT json_group_array(id) FROM
- (SELECT id FROM image_locations WHERE image_id = ? AND +deleted = 0 ORDER BY id)`, imageID).Scan(&list); err != nil {
+	var list sql.NullString
+	if err := tx.QueryRowContext(ctx, locationIDsAgg, imageID).Scan(&list); err != nil {
 		return nil, mapErr(err)
 	}
 	ids := []int64{}
-	if err := json.Unmarshal([]byte(list), &ids); err != nil {
+	if !list.Valid {
+		return ids, nil
+	}
+	if err := json.Unmarshal([]byte(list.String), &ids); err != nil {
 		return nil, fmt.Errorf("decode locations of %s: %w", imageID, err)
 	}
 	return ids, nil

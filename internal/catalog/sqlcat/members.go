@@ -41,7 +41,7 @@ func (db *DB) AddMember(ctx context.Context, m *image.Member) error {
 			return catalog.ErrDuplicate
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO image_members (image_id, member, can_share,
- created_at, updated_at, deleted_at, deleted, status) VALUES (?,?,?,?,?,NULL,0,?)`,
+ created_at, updated_at, deleted_at, deleted, status) VALUES (?,?,?,?,?,NULL,false,?)`,
 			m.ImageID, m.MemberID, m.CanShare, fmtTime(m.CreatedAt), fmtTime(m.UpdatedAt), m.Status)
 		return mapErr(err)
 	})

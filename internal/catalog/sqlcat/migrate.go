@@ -50,6 +50,63 @@ var schemaSQLite string
 //go:embed cache_tables_sqlite.sql
 var cacheTablesSQLite string
 
+//go:embed schema_postgresql.sql
+var schemaPostgres string
+
+//go:embed cache_tables_postgresql.sql
+var cacheTablesPostgres string
+
+//go:embed schema_mysql.sql
+var schemaMySQL string
+
+//go:embed cache_tables_mysql.sql
+var cacheTablesMySQL string
+
+// schemaOf returns the DDL of Glance's wallaby head and of the cache
+// tables 2024_1_expand01 adds, in db's dialect.
+func (db *DB) schemaOf() (head, cacheTables string) {
+	switch db.d {
+	case postgresDialect:
+		return schemaPostgres, cacheTablesPostgres
+	case mysqlDialect:
+		return schemaMySQL, cacheTablesMySQL
+	}
+	return schemaSQLite, cacheTablesSQLite
+}
+
+// tablesQuery counts the tables of the catalog's database (or schema).
+func (db *DB) tablesQuery() string {
+	switch db.d {
+	case postgresDialect:
+		return `SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()`
+	case mysqlDialect:
+		return `SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE()`
+	}
+	return `SELECT count(*) FROM sqlite_master WHERE type='table'`
+}
+
+// statements splits a DDL file into its statements: each ends with ";"
+// at the end of a line; lines starting with "--" are comments.
+func statements(ddl string) []string {
+	var out []string
+	var cur strings.Builder
+	for line := range strings.Lines(ddl) {
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" || strings.HasPrefix(trimmed, "--") {
+			continue
+		}
+		cur.WriteString(line)
+		if strings.HasSuffix(trimmed, ";") {
+			out = append(out, strings.TrimSuffix(strings.TrimSpace(cur.String()), ";"))
+			cur.Reset()
+		}
+	}
+	if s := strings.TrimSpace(cur.String()); s != "" {
+		out = append(out, s)
+	}
+	return out
+}
+
 // ErrNewerSchema means the database was migrated by a newer Glance or
 // glimpse than this binary; serving it could corrupt data.
 var ErrNewerSchema = errors.New("database schema is newer than this glimpse")
@@ -60,8 +117,7 @@ var ErrOldSchema = errors.New("database schema is too old")
 // Version returns the revision in alembic_version, "" for an empty database.
 func (db *DB) Version(ctx context.Context) (string, error) {
 	var n int
-	err := db.sql.QueryRowContext(ctx,
-		`SELECT count(*) FROM sqlite_master WHERE type='table' AND name='alembic_version'`).Scan(&n)
+	err := db.sql.QueryRowContext(ctx, db.tablesQuery()+` AND `+map[bool]string{true: "name", false: "table_name"}[db.d == sqliteDialect]+` = 'alembic_version'`).Scan(&n)
 	if err != nil {
 		return "", fmt.Errorf("read schema version: %w", err)
 	}
@@ -113,37 +169,78 @@ func (db *DB) Sync(ctx context.Context) (from, to string, err error) {
 			return from, from, err
 		}
 	}
-	tx, err := db.sql.BeginTx(ctx, nil)
-	if err != nil {
-		return from, from, err
-	}
-	defer tx.Rollback()
+	head, cacheTables := db.schemaOf()
 	var stmts []string
 	if from == "" {
 		var tables int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type='table'`).Scan(&tables); err != nil {
+		if err := db.sql.QueryRowContext(ctx, db.tablesQuery()).Scan(&tables); err != nil {
 			return from, from, err
 		}
 		if tables > 0 {
 			return from, from, errors.New("database has tables but no alembic_version: not a Glance database")
 		}
-		stmts = append(stmts, schemaSQLite, cacheTablesSQLite,
+		stmts = append(stmts, head, cacheTables,
 			`INSERT INTO alembic_version (version_num) VALUES ('`+HeadRevision+`')`)
 	} else {
 		// Every revision after wallaby up to 2024_1_expand01 is empty;
 		// 2024_1_expand01 adds the cache tables.
 		if revisionIndex(from) < revisionIndex(HeadRevision) {
-			stmts = append(stmts, cacheTablesSQLite)
+			stmts = append(stmts, cacheTables)
 		}
 		stmts = append(stmts, `UPDATE alembic_version SET version_num = '`+HeadRevision+`'`)
 	}
-	for _, s := range stmts {
-		if _, err := tx.ExecContext(ctx, s); err != nil {
-			return from, from, fmt.Errorf("migrate schema: %w", err)
-		}
+	if db.d == sqliteDialect {
+		// SQLite runs a script whole.
+		err := db.inTx(ctx, func(tx *sql.Tx) error {
+			for _, s := range stmts {
+				if _, err := tx.ExecContext(ctx, s); err != nil {
+					return fmt.Errorf("migrate schema: %w", err)
+				}
+			}
+			return nil
+		})
+		return synced(from, err)
 	}
-	if err := tx.Commit(); err != nil {
+	var split []string
+	for _, s := range stmts {
+		split = append(split, statements(s)...)
+	}
+	run := func(ex interface {
+		ExecContext(context.Context, string, ...any) (sql.Result, error)
+	}) error {
+		for _, s := range split {
+			if _, err := ex.ExecContext(ctx, s); err != nil {
+				return fmt.Errorf("migrate schema: %w\n%s", err, s)
+			}
+		}
+		return nil
+	}
+	if db.d == mysqlDialect {
+		// MySQL commits each DDL statement by itself, as alembic's
+		// migrations do there; the version is stamped last, so an
+		// interrupted sync is seen as not done.
+		return synced(from, run(db.sql))
+	}
+	return synced(from, db.inTx(ctx, func(tx *sql.Tx) error { return run(tx) }))
+}
+
+// synced is Sync's answer after a migration from revision from.
+func synced(from string, err error) (string, string, error) {
+	if err != nil {
 		return from, from, err
 	}
 	return from, HeadRevision, nil
+}
+
+// inTx runs fn in one transaction.
+func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
 }

@@ -10,10 +10,7 @@ import (
 
 // pendingLocationsColumn aggregates the locations a delayed delete left
 // for the scrubber, oldest first.
-const pendingLocationsColumn = `,
- (SELECT json_group_array(json_object('id', l.id, 'url', l.value, 'status', l.status,
-   'metadata', CASE WHEN json_valid(l.meta_data) THEN json(l.meta_data) ELSE json('{}') END))
-  FROM (SELECT * FROM image_locations WHERE image_id = images.id AND status = 'pending_delete' ORDER BY id) l)`
+var pendingLocationsColumn = ",\n " + pendingLocationsAgg
 
 // DeleteImageDelayed soft-deletes the image and its children as DeleteImage
 // does, but leaves the image and its locations pending_delete, as Glance

@@ -29,6 +29,9 @@ func newStmtCache(db *sql.DB) *stmtCache {
 // lookup returns the prepared statement for q if there is one, without
 // preparing it.
 func (c *stmtCache) lookup(q string) *sql.Stmt {
+	if c == nil {
+		return nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.m[q]
@@ -38,6 +41,9 @@ func (c *stmtCache) lookup(q string) *sql.Stmt {
 // of its pool and a transaction holds it, so a statement missing from the
 // cache cannot be prepared on the pool until the transaction ends.
 func (c *stmtCache) want(q string) {
+	if c == nil {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m != nil && len(c.m)+len(c.wanted) < maxCachedStmts && !slices.Contains(c.wanted, q) {
@@ -48,6 +54,9 @@ func (c *stmtCache) want(q string) {
 // prepareWanted prepares the statements want recorded; the caller makes
 // sure a connection is free.
 func (c *stmtCache) prepareWanted(ctx context.Context) {
+	if c == nil {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, q := range c.wanted {
@@ -64,6 +73,9 @@ func (c *stmtCache) prepareWanted(ctx context.Context) {
 // get returns the prepared statement for q, or nil when it cannot be
 // cached (the caller then runs q directly).
 func (c *stmtCache) get(ctx context.Context, q string) *sql.Stmt {
+	if c == nil {
+		return nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if s, ok := c.m[q]; ok {
@@ -81,6 +93,9 @@ func (c *stmtCache) get(ctx context.Context, q string) *sql.Stmt {
 }
 
 func (c *stmtCache) close() {
+	if c == nil {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, s := range c.m {
@@ -91,6 +106,7 @@ func (c *stmtCache) close() {
 
 // query runs a read statement through the cache.
 func (db *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	q = db.tr.sql(q)
 	if s := db.rstmts.get(ctx, q); s != nil {
 		return s.QueryContext(ctx, args...)
 	}
@@ -99,6 +115,7 @@ func (db *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, erro
 
 // queryRow runs a one-row read statement through the cache.
 func (db *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	q = db.tr.sql(q)
 	if s := db.rstmts.get(ctx, q); s != nil {
 		return s.QueryRowContext(ctx, args...)
 	}
@@ -109,10 +126,15 @@ func (db *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 // connection's cache.
 type wtx struct {
 	tx    *sql.Tx
-	cache *stmtCache
+	cache *stmtCache // nil: the driver prepares (and keeps) statements itself
+	tr    *translator
+	d     dialect
 }
 
 func (t *wtx) stmt(ctx context.Context, q string) *sql.Stmt {
+	if t.cache == nil {
+		return nil
+	}
 	if s := t.cache.lookup(q); s != nil {
 		return t.tx.StmtContext(ctx, s)
 	}
@@ -122,6 +144,7 @@ func (t *wtx) stmt(ctx context.Context, q string) *sql.Stmt {
 
 // ExecContext runs a write statement in the transaction.
 func (t *wtx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	q = t.tr.sql(q)
 	if s := t.stmt(ctx, q); s != nil {
 		return s.ExecContext(ctx, args...)
 	}
@@ -130,6 +153,7 @@ func (t *wtx) ExecContext(ctx context.Context, q string, args ...any) (sql.Resul
 
 // QueryRowContext runs a one-row read inside the transaction.
 func (t *wtx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	q = t.tr.sql(q)
 	if s := t.stmt(ctx, q); s != nil {
 		return s.QueryRowContext(ctx, args...)
 	}

@@ -74,7 +74,7 @@ func (db *DB) CreateTask(ctx context.Context, t *catalog.Task) error {
 	return db.write(ctx, func(ctx context.Context, tx *wtx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO tasks (id, type, status, owner, expires_at,
  created_at, updated_at, deleted_at, deleted, image_id, request_id, user_id)
- VALUES (?,?,?,?,?,?,?,NULL,0,?,?,?)`,
+ VALUES (?,?,?,?,?,?,?,NULL,false,?,?,?)`,
 			t.ID, t.Type, t.Status, t.Owner, nullTime(t.ExpiresAt), fmtTime(t.CreatedAt),
 			fmtTime(t.UpdatedAt), emptyNil(t.ImageID), emptyNil(t.RequestID), emptyNil(t.UserID))
 		if err != nil {
@@ -201,7 +201,7 @@ func (db *DB) SetPropertyIfAbsent(ctx context.Context, imageID, name, value stri
 		}
 		now := fmtTime(time.Now())
 		res, err := tx.ExecContext(ctx, `INSERT INTO image_properties
- (image_id, name, value, created_at, updated_at, deleted_at, deleted) VALUES (?,?,?,?,?,NULL,0)
+ (image_id, name, value, created_at, updated_at, deleted_at, deleted) VALUES (?,?,?,?,?,NULL,false)
  ON CONFLICT (image_id, name) DO UPDATE SET value = excluded.value,
  updated_at = excluded.updated_at, deleted = 0, deleted_at = NULL WHERE image_properties.deleted = 1`,
 			imageID, name, value, now, now)
@@ -308,7 +308,7 @@ func (db *DB) FinishImport(ctx context.Context, imageID string, from, to image.S
 		}
 		for i, l := range locs {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO image_locations (image_id, value, created_at,
- updated_at, deleted_at, deleted, meta_data, status) VALUES (?, ?, ?, ?, NULL, 0, ?, 'active')`,
+ updated_at, deleted_at, deleted, meta_data, status) VALUES (?, ?, ?, ?, NULL, false, ?, 'active')`,
 				imageID, l.URL, now, now, metas[i]); err != nil {
 				return mapErr(err)
 			}

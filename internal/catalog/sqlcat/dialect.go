@@ -1,0 +1,201 @@
+package sqlcat
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// dialect is the SQL server a catalog talks to. The statements in this
+// package are written once, for SQLite (the embedded default, tuned for it),
+// and translated for the other two when first used.
+type dialect int
+
+const (
+	sqliteDialect dialect = iota
+	postgresDialect
+	mysqlDialect
+)
+
+func (d dialect) String() string {
+	switch d {
+	case postgresDialect:
+		return "postgresql"
+	case mysqlDialect:
+		return "mysql"
+	}
+	return "sqlite"
+}
+
+// Fragments of the SQLite statements that the other dialects cannot
+// translate word by word. Each is referenced from the statements that use
+// it, so the text the translator looks for is the text they contain.
+const (
+	// tagsAgg is an image's live tags in insertion order.
+	tagsAgg = `(SELECT json_group_array(t.value) FROM
+   (SELECT id, value FROM image_tags WHERE image_id = images.id AND +deleted = 0 ORDER BY id) t)`
+	// locationIDsAgg is the ids of an image's live locations, oldest first.
+	locationIDsAgg = `SELECT json_group_array(id) FROM
+ (SELECT id FROM image_locations WHERE image_id = ? AND +deleted = 0 ORDER BY id)`
+	// idsFromJSON is the ids of a JSON array parameter.
+	idsFromJSON = `(SELECT value FROM json_each(?))`
+)
+
+// locationsAgg and pendingLocationsAgg are an image's live locations and
+// those a delayed delete left for the scrubber, oldest first.
+var (
+	locationsAgg        = locationsWhere(sqliteDialect, "+deleted = 0")
+	pendingLocationsAgg = locationsWhere(sqliteDialect, "status = 'pending_delete'")
+)
+
+// locationsWhere aggregates an image's locations that meet cond into a
+// JSON array, oldest first. Off SQLite, metadata is the stored JSON text as
+// a JSON string, decoded by the reader.
+func locationsWhere(d dialect, cond string) string {
+	switch d {
+	case postgresDialect:
+		return `(SELECT json_agg(json_build_object('id', l.id, 'url', l.value, 'status', l.status,
+   'metadata', l.meta_data) ORDER BY l.id)::text
+  FROM image_locations l WHERE l.image_id = images.id AND l.` + cond + `)`
+	case mysqlDialect:
+		return `(SELECT JSON_ARRAYAGG(JSON_OBJECT('id', l.id, 'url', l.value, 'status', l.status,
+   'metadata', l.meta_data) ORDER BY l.id)
+  FROM image_locations l WHERE l.image_id = images.id AND l.` + cond + `)`
+	}
+	return `(SELECT json_group_array(json_object('id', l.id, 'url', l.value, 'status', l.status,
+   'metadata', CASE WHEN json_valid(l.meta_data) THEN json(l.meta_data) ELSE json('{}') END))
+  FROM (SELECT * FROM image_locations WHERE image_id = images.id AND ` + cond + ` ORDER BY id) l)`
+}
+
+// fragments replaces whole SQLite fragments, per dialect. PostgreSQL keeps
+// the correlated, ordered derived tables; MariaDB cannot see the outer row
+// from a derived table, so it orders inside the aggregate instead.
+var fragments = map[dialect][][2]string{}
+
+func init() {
+	for _, d := range []dialect{postgresDialect, mysqlDialect} {
+		fragments[d] = append(fragments[d],
+			[2]string{locationsAgg, locationsWhere(d, "deleted = 0")},
+			[2]string{pendingLocationsAgg, locationsWhere(d, "status = 'pending_delete'")})
+	}
+}
+
+var dialectFragments = map[dialect][][2]string{
+	postgresDialect: {
+		{tagsAgg, `(SELECT json_agg(t.value ORDER BY t.id)::text FROM image_tags t
+   WHERE t.image_id = images.id AND t.deleted = false)`},
+		{locationIDsAgg, `SELECT json_agg(id ORDER BY id)::text FROM image_locations WHERE image_id = ? AND deleted = false`},
+		{idsFromJSON, `(SELECT value FROM json_array_elements_text(?::json))`},
+		{"json_group_object(p.name, p.value)", "json_object_agg(p.name, p.value)::text"},
+		// PostgreSQL takes no ON after CROSS JOIN.
+		{"CROSS JOIN images ON", "JOIN images ON"},
+	},
+	mysqlDialect: {
+		{tagsAgg, `(SELECT JSON_ARRAYAGG(t.value ORDER BY t.id) FROM image_tags t
+   WHERE t.image_id = images.id AND t.deleted = 0)`},
+		{locationIDsAgg, `SELECT JSON_ARRAYAGG(id ORDER BY id) FROM image_locations WHERE image_id = ? AND deleted = 0`},
+		{idsFromJSON, `(SELECT value FROM JSON_TABLE(?, '$[*]' COLUMNS (value VARCHAR(36) PATH '$')) ids)`},
+		{"json_group_object(p.name, p.value)", "JSON_OBJECTAGG(p.name, p.value)"},
+	},
+}
+
+var (
+	// noIndexPlus is SQLite's "do not use an index for this term" unary
+	// plus; elsewhere it is arithmetic (or, on a boolean, an error).
+	noIndexPlus = regexp.MustCompile(`([\s,(])\+([A-Za-z_][A-Za-z_0-9]*(?:\.[A-Za-z_][A-Za-z_0-9]*)?)`)
+	// boolCompare is a comparison or assignment of a boolean column with
+	// 0 or 1, which PostgreSQL's boolean type refuses.
+	boolCompare = regexp.MustCompile(`\b((?:[A-Za-z_]+\.)?(?:deleted|protected|os_hidden|can_share))\s*(=|!=|<>)\s*([01])\b`)
+	// upsertHead and excludedCol are SQLite's (and PostgreSQL's) upsert,
+	// which MySQL spells ON DUPLICATE KEY UPDATE.
+	upsertHead  = regexp.MustCompile(`ON CONFLICT \([^)]*\) DO UPDATE SET`)
+	excludedCol = regexp.MustCompile(`excluded\.([a-z_]+)`)
+)
+
+// translator turns SQLite statements into the dialect's, remembering the
+// results: the statements are a bounded set of texts.
+type translator struct {
+	d  dialect
+	mu sync.RWMutex
+	m  map[string]string
+}
+
+// maxTranslations bounds the memo; list statements vary with the filters
+// combined, and past this many distinct texts they are translated afresh.
+const maxTranslations = 4096
+
+func newTranslator(d dialect) *translator {
+	return &translator{d: d, m: map[string]string{}}
+}
+
+// sql returns q in the translator's dialect.
+func (t *translator) sql(q string) string {
+	if t == nil || t.d == sqliteDialect {
+		return q
+	}
+	t.mu.RLock()
+	out, ok := t.m[q]
+	t.mu.RUnlock()
+	if ok {
+		return out
+	}
+	out = translate(t.d, q)
+	t.mu.Lock()
+	if len(t.m) < maxTranslations {
+		t.m[q] = out
+	}
+	t.mu.Unlock()
+	return out
+}
+
+func translate(d dialect, q string) string {
+	for _, f := range append(fragments[d], dialectFragments[d]...) {
+		q = strings.ReplaceAll(q, f[0], f[1])
+	}
+	q = noIndexPlus.ReplaceAllString(q, "$1$2")
+	switch d {
+	case postgresDialect:
+		q = boolCompare.ReplaceAllStringFunc(q, func(m string) string {
+			sm := boolCompare.FindStringSubmatch(m)
+			v := "false"
+			if sm[3] == "1" {
+				v = "true"
+			}
+			return sm[1] + " " + sm[2] + " " + v
+		})
+		q = numberPlaceholders(q)
+	case mysqlDialect:
+		if upsertHead.MatchString(q) {
+			q = upsertHead.ReplaceAllString(q, "ON DUPLICATE KEY UPDATE")
+			q = excludedCol.ReplaceAllString(q, "VALUES($1)")
+		}
+	}
+	return q
+}
+
+// numberPlaceholders turns ? into $1, $2, … outside quoted text.
+func numberPlaceholders(q string) string {
+	var b strings.Builder
+	b.Grow(len(q) + 16)
+	n := 0
+	var quote byte
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '?':
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}

@@ -1,0 +1,370 @@
+package sqlcat
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"glimpse/internal/catalog"
+)
+
+// Options are the [database] pool settings, as oslo.db names them. Zero
+// values take oslo.db's defaults.
+type Options struct {
+	// MaxPoolSize connections stay open; MaxOverflow more may be opened
+	// under load and are closed when idle again.
+	MaxPoolSize, MaxOverflow int
+	// RecycleTime closes a connection older than this before its next use
+	// (servers and proxies drop idle connections after a while).
+	RecycleTime time.Duration
+	// MaxRetries is how many times the first connection is tried at
+	// start (-1: forever), RetryInterval apart.
+	MaxRetries    int
+	RetryInterval time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxPoolSize <= 0 {
+		o.MaxPoolSize = 5
+	}
+	if o.MaxOverflow < 0 {
+		o.MaxOverflow = 0
+	} else if o.MaxOverflow == 0 {
+		o.MaxOverflow = 50
+	}
+	if o.RecycleTime <= 0 {
+		o.RecycleTime = time.Hour
+	}
+	if o.MaxRetries == 0 {
+		o.MaxRetries = 10
+	}
+	if o.RetryInterval <= 0 {
+		o.RetryInterval = 10 * time.Second
+	}
+	return o
+}
+
+// connectTimeout bounds one attempt to reach the server, and opTimeout one
+// write transaction: a server that vanished or froze costs a request a 503
+// after this long, never a hang.
+const (
+	connectTimeout = 5 * time.Second
+	opTimeout      = 30 * time.Second
+)
+
+// serverRetries bounds how often a write transaction that lost a deadlock
+// or a serialization conflict runs again.
+const serverRetries = 8
+
+// OpenURL opens the catalog that [database] connection names, in
+// SQLAlchemy's URL form: sqlite:///path, postgresql://… (also
+// postgresql+psycopg2://), or mysql://… (also mysql+pymysql://). It does
+// not migrate; call Sync or check Version.
+func OpenURL(ctx context.Context, conn string, opt Options) (*DB, error) {
+	scheme, _, ok := strings.Cut(conn, "://")
+	if !ok {
+		return nil, fmt.Errorf("[database] connection %q is not a URL", redact(conn))
+	}
+	backend, driverName, _ := strings.Cut(scheme, "+")
+	switch backend {
+	case "sqlite":
+		if driverName != "" && driverName != "pysqlite" {
+			return nil, fmt.Errorf("[database] connection: unknown SQLite driver %q", driverName)
+		}
+		path, ok := strings.CutPrefix(conn[len(scheme):], ":///")
+		if !ok || path == "" {
+			return nil, errors.New("[database] connection sqlite:// (in memory) cannot be shared between requests; name a file: sqlite:///path")
+		}
+		return Open(ctx, path)
+	}
+	d, sqldb, err := openRaw(conn)
+	if err != nil {
+		return nil, err
+	}
+	return openServer(ctx, d, sqldb, opt)
+}
+
+// OpenRaw returns a plain connection pool for a PostgreSQL or MySQL URL of
+// [database] connection's form, and the dialect's name (as Dialect names
+// it); it does not connect yet. Tools and tests use it for what the
+// catalog does not do (creating databases, reading the schema).
+func OpenRaw(conn string) (*sql.DB, string, error) {
+	d, sqldb, err := openRaw(conn)
+	return sqldb, d.String(), err
+}
+
+func openRaw(conn string) (dialect, *sql.DB, error) {
+	scheme, rest, ok := strings.Cut(conn, "://")
+	if !ok {
+		return 0, nil, fmt.Errorf("[database] connection %q is not a URL", redact(conn))
+	}
+	backend, driverName, _ := strings.Cut(scheme, "+")
+	switch backend {
+	case "postgresql", "postgres":
+		if driverName != "" && driverName != "psycopg2" && driverName != "psycopg" && driverName != "pg8000" {
+			return 0, nil, fmt.Errorf("[database] connection: unknown PostgreSQL driver %q", driverName)
+		}
+		cfg, err := pgConfig(rest)
+		if err != nil {
+			return 0, nil, err
+		}
+		return postgresDialect, stdlib.OpenDB(*cfg), nil
+	case "mysql", "mariadb":
+		if driverName != "" && driverName != "pymysql" && driverName != "mysqldb" && driverName != "mysqlconnector" {
+			return 0, nil, fmt.Errorf("[database] connection: unknown MySQL driver %q", driverName)
+		}
+		cfg, err := mysqlConfig(rest)
+		if err != nil {
+			return 0, nil, err
+		}
+		c, err := mysql.NewConnector(cfg)
+		if err != nil {
+			return 0, nil, fmt.Errorf("[database] connection: %w", err)
+		}
+		return mysqlDialect, sql.OpenDB(c), nil
+	}
+	return 0, nil, fmt.Errorf("[database] connection: unsupported database %q (sqlite, postgresql and mysql are)", backend)
+}
+
+// redact hides the password of a connection URL in messages.
+func redact(conn string) string {
+	if u, err := url.Parse(conn); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+		return u.String()
+	}
+	return conn
+}
+
+// pgConfig reads the part of a SQLAlchemy PostgreSQL URL after "://":
+// libpq's own URL form, which pgx parses, with the socket directory
+// SQLAlchemy takes as ?host=.
+func pgConfig(rest string) (*pgx.ConnConfig, error) {
+	cfg, err := pgx.ParseConfig("postgresql://" + rest)
+	if err != nil {
+		return nil, fmt.Errorf("[database] connection: %s", redact("postgresql://"+rest))
+	}
+	if !strings.Contains(rest, "connect_timeout=") {
+		cfg.ConnectTimeout = connectTimeout
+	}
+	return cfg, nil
+}
+
+// mysqlConfig reads the part of a SQLAlchemy MySQL URL after "://":
+// user:password@host:port/database?options, with PyMySQL's option names.
+func mysqlConfig(rest string) (*mysql.Config, error) {
+	u, err := url.Parse("mysql://" + rest)
+	if err != nil {
+		return nil, errors.New("[database] connection: the MySQL URL does not parse")
+	}
+	cfg := mysql.NewConfig()
+	if u.User != nil {
+		cfg.User = u.User.Username()
+		cfg.Passwd, _ = u.User.Password()
+	}
+	cfg.DBName = strings.TrimPrefix(u.Path, "/")
+	cfg.Net, cfg.Addr = "tcp", "127.0.0.1:3306"
+	if u.Host != "" {
+		host, port := u.Hostname(), u.Port()
+		if port == "" {
+			port = "3306"
+		}
+		cfg.Addr = net.JoinHostPort(host, port)
+	}
+	cfg.Timeout = connectTimeout
+	cfg.ReadTimeout, cfg.WriteTimeout = opTimeout, opTimeout
+	cfg.Params = map[string]string{
+		// oslo.db's default mysql_sql_mode: errors, never silent
+		// truncation.
+		"sql_mode": "'TRADITIONAL'",
+	}
+	charset := "utf8"
+	for k, vs := range u.Query() {
+		v := vs[len(vs)-1]
+		switch k {
+		case "charset":
+			charset = v
+		case "unix_socket":
+			cfg.Net, cfg.Addr = "unix", v
+		case "connect_timeout", "read_timeout", "write_timeout":
+			secs, err := strconv.ParseFloat(v, 64)
+			if err != nil || secs <= 0 {
+				return nil, fmt.Errorf("[database] connection: %s=%q is not a number of seconds", k, v)
+			}
+			d := time.Duration(secs * float64(time.Second))
+			switch k {
+			case "connect_timeout":
+				cfg.Timeout = d
+			case "read_timeout":
+				cfg.ReadTimeout = d
+			default:
+				cfg.WriteTimeout = d
+			}
+		case "ssl", "ssl_ca", "ssl_cert", "ssl_key", "ssl_verify_cert":
+			return nil, fmt.Errorf("[database] connection: MySQL option %s is not supported; connect over a local or trusted network", k)
+		default:
+			// SQLAlchemy and PyMySQL options with no effect here
+			// (plugin, binary_prefix, …).
+		}
+	}
+	if err := cfg.Apply(mysql.Charset(charset, "")); err != nil {
+		return nil, fmt.Errorf("[database] connection: charset %q: %w", charset, err)
+	}
+	// An UPDATE that matched a row reports it even when nothing changed:
+	// the compare-and-set checks count matched rows.
+	cfg.ClientFoundRows = true
+	// One round trip per statement instead of prepare, execute, close.
+	cfg.InterpolateParams = true
+	return cfg, nil
+}
+
+// openServer sets up the pool and waits for the server as oslo.db does:
+// MaxRetries attempts, RetryInterval apart.
+func openServer(ctx context.Context, d dialect, sqldb *sql.DB, opt Options) (*DB, error) {
+	opt = opt.withDefaults()
+	sqldb.SetMaxOpenConns(opt.MaxPoolSize + opt.MaxOverflow)
+	sqldb.SetMaxIdleConns(opt.MaxPoolSize)
+	sqldb.SetConnMaxLifetime(opt.RecycleTime)
+	for attempt := 0; ; attempt++ {
+		pctx, cancel := context.WithTimeout(ctx, connectTimeout+time.Second)
+		err := sqldb.PingContext(pctx)
+		cancel()
+		if err == nil {
+			break
+		}
+		if opt.MaxRetries >= 0 && attempt >= opt.MaxRetries || ctx.Err() != nil {
+			sqldb.Close()
+			return nil, fmt.Errorf("open catalog on %s: %w", d, err)
+		}
+		select {
+		case <-time.After(opt.RetryInterval):
+		case <-ctx.Done():
+			sqldb.Close()
+			return nil, fmt.Errorf("open catalog on %s: %w", d, ctx.Err())
+		}
+	}
+	return &DB{sql: sqldb, d: d, tr: newTranslator(d), retries: serverRetries}, nil
+}
+
+// Dialect names the database the catalog is on: sqlite, postgresql or
+// mysql.
+func (db *DB) Dialect() string { return db.d.String() }
+
+// errTxConflict marks a transaction the server aborted to resolve a
+// deadlock or a serialization conflict: running it again may succeed.
+var errTxConflict = errors.New("transaction conflict")
+
+// writeServer runs fn in a transaction of its own, again when the server
+// chose it as a deadlock victim. fn must not keep state between runs.
+func (db *DB) writeServer(ctx context.Context, fn func(ctx context.Context, tx *wtx) error) error {
+	for attempt := 0; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		err := db.runTx(ctx, fn)
+		if !errors.Is(err, errTxConflict) || attempt >= db.retries {
+			return err
+		}
+		// Back off with jitter, so that the transactions that collided
+		// do not collide again.
+		wait := time.Duration(5<<min(attempt, 6))*time.Millisecond + rand.N(5*time.Millisecond)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return err
+		}
+	}
+}
+
+// runTx runs fn once. As with SQLite's group commit, a client that leaves
+// does not cut a transaction short; opTimeout bounds it instead.
+func (db *DB) runTx(ctx context.Context, fn func(ctx context.Context, tx *wtx) error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
+	defer cancel()
+	sqltx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(err)
+	}
+	if err := fn(ctx, &wtx{tx: sqltx, tr: db.tr, d: db.d}); err != nil {
+		sqltx.Rollback()
+		return err
+	}
+	return mapErr(sqltx.Commit())
+}
+
+// mapServerErr classifies PostgreSQL and MySQL errors; ok is false for
+// errors it does not know.
+func mapServerErr(err error) (error, bool) {
+	unavailable := func() (error, bool) { return fmt.Errorf("%w: %w", catalog.ErrUnavailable, err), true }
+	retry := func() (error, bool) {
+		return fmt.Errorf("%w: %w: %w", catalog.ErrUnavailable, errTxConflict, err), true
+	}
+	if errors.Is(err, errTxConflict) || errors.Is(err, catalog.ErrUnavailable) {
+		return err, true
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == "23505":
+			return fmt.Errorf("%w: %w", catalog.ErrDuplicate, err), true
+		case pe.Code == "40P01", pe.Code == "40001":
+			return retry()
+		case pe.Code == "22001", pe.Code == "22021", pe.Code == "22P02", pe.Code == "54000":
+			// Too long, bad encoding, not in the enum, too large.
+			return fmt.Errorf("%w: %s", catalog.ErrInvalid, pe.Message), true
+		case strings.HasPrefix(pe.Code, "08"), strings.HasPrefix(pe.Code, "57P"), pe.Code == "53300":
+			// Connection gone, server shutting down or starting up,
+			// too many connections.
+			return unavailable()
+		}
+		return nil, false
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1062:
+			return fmt.Errorf("%w: %w", catalog.ErrDuplicate, err), true
+		case 1213, 1205:
+			// Deadlock (also a Galera certification failure), lock
+			// wait timeout.
+			return retry()
+		case 1406, 1366, 1265, 1264:
+			// Too long, bad string (4-byte UTF-8 in utf8mb3), not in
+			// the enum, out of range.
+			return fmt.Errorf("%w: %s", catalog.ErrInvalid, me.Message), true
+		case 1040, 1047, 1053, 1927, 2002, 2003, 2006, 2013:
+			return unavailable()
+		}
+		return nil, false
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	switch {
+	case errors.As(err, &ce), errors.As(err, &ne),
+		errors.Is(err, driver.ErrBadConn), errors.Is(err, mysql.ErrInvalidConn),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, context.DeadlineExceeded), pgconn.Timeout(err), pgconn.SafeToRetry(err):
+		return unavailable()
+	}
+	if strings.Contains(err.Error(), "conn closed") {
+		return unavailable()
+	}
+	return nil, false
+}
