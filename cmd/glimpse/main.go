@@ -200,7 +200,7 @@ func serve(args []string, stderr io.Writer) int {
 		}
 	}
 	if err == nil {
-		_, err = server.CatalogPath(cfg)
+		err = server.CheckCatalog(cfg)
 	}
 	if err != nil {
 		errorf("glimpse: config error: %v\n", err)
@@ -276,7 +276,7 @@ func db(cmd string, args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	if _, err := server.CatalogPath(cfg); err != nil {
+	if err := server.CheckCatalog(cfg); err != nil {
 		fmt.Fprintf(stderr, "glimpse: config error: %v\n", err)
 		return exitUsage
 	}

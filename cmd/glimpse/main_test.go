@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -300,7 +301,7 @@ func TestDBSyncConfiguredConnection(t *testing.T) {
 func TestUnsupportedDatabaseConnection(t *testing.T) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "glance-api.conf")
-	text := "[database]\nconnection = mysql+pymysql://glance:secret@db/glance\n"
+	text := "[database]\nconnection = oracle://glance:secret@127.0.0.1/glance\n"
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -310,9 +311,40 @@ func TestUnsupportedDatabaseConnection(t *testing.T) {
 			if r.code != 2 {
 				t.Errorf("exit code: got %d, want 2 (stderr %q)", r.code, r.stderr)
 			}
-			want := `glimpse: config error: [database] connection "mysql+pymysql://glance:secret@db/glance": only sqlite:/// URLs are supported by this build`
+			want := `glimpse: config error: [database] connection: unsupported database "oracle" (sqlite, postgresql and mysql are)`
 			if got := lines(r.stderr); len(got) != 1 || got[0] != want {
 				t.Errorf("stderr lines: got %q, want exactly [%q]", got, want)
+			}
+		})
+	}
+}
+
+// TestUnreachableDatabaseServer: with max_retries = 0 a server that is not
+// there fails the start at once, with the reason and without the password.
+func TestUnreachableDatabaseServer(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	for _, scheme := range []string{"postgresql+psycopg2", "mysql+pymysql"} {
+		t.Run(scheme, func(t *testing.T) {
+			dir := t.TempDir()
+			conf := filepath.Join(dir, "glance-api.conf")
+			text := "[database]\nconnection = " + scheme + "://glance:hunter2@" + addr + "/glance\nmax_retries = 0\n"
+			if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r := runCmd(t, "db", "version", "--config", conf, "--data-dir", dir)
+			if r.code != 1 {
+				t.Errorf("exit code: got %d, want 1 (stderr %q)", r.code, r.stderr)
+			}
+			if !strings.Contains(r.stderr, "open catalog on") || !strings.Contains(r.stderr, "refused") {
+				t.Errorf("stderr: got %q, want the catalog's connection refused", r.stderr)
+			}
+			if strings.Contains(r.stderr, "hunter2") {
+				t.Errorf("stderr shows the database password: %q", r.stderr)
 			}
 		})
 	}

@@ -32,7 +32,7 @@ func openData(ctx context.Context, o *options, stderr io.Writer) (*config.Config
 }
 
 func openCatalogAndStores(ctx context.Context, cfg *config.Config, stderr io.Writer) (*sqlcat.DB, *store.Set, int) {
-	if _, err := server.CatalogPath(cfg); err != nil {
+	if err := server.CheckCatalog(cfg); err != nil {
 		fmt.Fprintf(stderr, "glimpse: config error: %v\n", err)
 		return nil, nil, exitUsage
 	}

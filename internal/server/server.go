@@ -68,28 +68,46 @@ type Server struct {
 	handler http.Handler
 }
 
-// CatalogPath is the SQLite file used when [database] connection is unset.
-func CatalogPath(cfg *config.Config) (string, error) {
-	conn := cfg.Database.Connection
-	if conn == "" {
-		return filepath.Join(cfg.DataDir(), "glance.sqlite"), nil
+// CatalogURL is [database] connection, or when it is unset the embedded
+// SQLite file under the data directory.
+func CatalogURL(cfg *config.Config) string {
+	if cfg.Database.Connection == "" {
+		return "sqlite:///" + filepath.Join(cfg.DataDir(), "glance.sqlite")
 	}
-	if p, ok := strings.CutPrefix(conn, "sqlite:///"); ok {
-		return p, nil
-	}
-	if conn == "sqlite://" {
-		return "", errors.New("[database] connection sqlite:// (in memory) cannot be shared between requests; name a file")
-	}
-	return "", fmt.Errorf("[database] connection %q: only sqlite:/// URLs are supported by this build", conn)
+	return cfg.Database.Connection
 }
 
-// OpenCatalog opens the configured catalog without migrating it.
-func OpenCatalog(ctx context.Context, cfg *config.Config) (*sqlcat.DB, error) {
-	path, err := CatalogPath(cfg)
-	if err != nil {
-		return nil, err
+// CheckCatalog reports a [database] connection glimpse cannot use, without
+// connecting.
+func CheckCatalog(cfg *config.Config) error {
+	return sqlcat.CheckURL(CatalogURL(cfg))
+}
+
+// CatalogPath is the catalog's SQLite file; an error when the catalog is
+// on a server.
+func CatalogPath(cfg *config.Config) (string, error) {
+	conn := CatalogURL(cfg)
+	if err := sqlcat.CheckURL(conn); err != nil {
+		return "", err
 	}
-	return sqlcat.Open(ctx, path)
+	p, ok := strings.CutPrefix(conn, "sqlite:///")
+	if !ok {
+		return "", fmt.Errorf("[database] connection %q is not an SQLite file", conn)
+	}
+	return p, nil
+}
+
+// OpenCatalog opens the configured catalog without migrating it, waiting
+// for a database server as [database] max_retries and retry_interval say.
+func OpenCatalog(ctx context.Context, cfg *config.Config) (*sqlcat.DB, error) {
+	db := cfg.Database
+	return sqlcat.OpenURL(ctx, CatalogURL(cfg), sqlcat.Options{
+		MaxPoolSize:   db.MaxPoolSize,
+		MaxOverflow:   db.MaxOverflow,
+		RecycleTime:   time.Duration(db.ConnectionRecycleTime) * time.Second,
+		MaxRetries:    db.MaxRetries,
+		RetryInterval: time.Duration(db.RetryInterval) * time.Second,
+	})
 }
 
 // Authenticator returns the identity mode of [paste_deploy] flavor; for

@@ -32,6 +32,9 @@ func scanMember(row rowScanner) (*image.Member, error) {
 // so a live duplicate is checked explicitly (NULLs never collide in SQL).
 func (db *DB) AddMember(ctx context.Context, m *image.Member) error {
 	return db.write(ctx, func(ctx context.Context, tx *wtx) error {
+		if err := lockImage(ctx, tx, m.ImageID); err != nil {
+			return err
+		}
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM image_members
  WHERE image_id = ? AND member = ? AND +deleted = 0`, m.ImageID, m.MemberID).Scan(&n); err != nil {

@@ -24,16 +24,16 @@ import (
 )
 
 // Options are the [database] pool settings, as oslo.db names them. Zero
-// values take oslo.db's defaults.
+// MaxPoolSize, RecycleTime and RetryInterval take oslo.db's defaults.
 type Options struct {
 	// MaxPoolSize connections stay open; MaxOverflow more may be opened
-	// under load and are closed when idle again.
+	// under load and are closed when idle again (-1: no limit).
 	MaxPoolSize, MaxOverflow int
 	// RecycleTime closes a connection older than this before its next use
 	// (servers and proxies drop idle connections after a while).
 	RecycleTime time.Duration
-	// MaxRetries is how many times the first connection is tried at
-	// start (-1: forever), RetryInterval apart.
+	// MaxRetries is how many more times the first connection is tried
+	// at start when it fails (-1: forever), RetryInterval apart.
 	MaxRetries    int
 	RetryInterval time.Duration
 }
@@ -42,16 +42,8 @@ func (o Options) withDefaults() Options {
 	if o.MaxPoolSize <= 0 {
 		o.MaxPoolSize = 5
 	}
-	if o.MaxOverflow < 0 {
-		o.MaxOverflow = 0
-	} else if o.MaxOverflow == 0 {
-		o.MaxOverflow = 50
-	}
 	if o.RecycleTime <= 0 {
 		o.RecycleTime = time.Hour
-	}
-	if o.MaxRetries == 0 {
-		o.MaxRetries = 10
 	}
 	if o.RetryInterval <= 0 {
 		o.RetryInterval = 10 * time.Second
@@ -97,6 +89,29 @@ func OpenURL(ctx context.Context, conn string, opt Options) (*DB, error) {
 		return nil, err
 	}
 	return openServer(ctx, d, sqldb, opt)
+}
+
+// CheckURL reports whether conn is a [database] connection URL glimpse can
+// use, without connecting.
+func CheckURL(conn string) error {
+	if strings.HasPrefix(conn, "sqlite") {
+		scheme, rest, ok := strings.Cut(conn, "://")
+		_, driverName, _ := strings.Cut(scheme, "+")
+		switch {
+		case !ok || scheme != "sqlite" && driverName != "pysqlite":
+			return fmt.Errorf("[database] connection %q: not an SQLite URL (sqlite:///path)", redact(conn))
+		case rest == "" || rest == "/":
+			return errors.New("[database] connection sqlite:// (in memory) cannot be shared between requests; name a file: sqlite:///path")
+		case !strings.HasPrefix(rest, "/"):
+			return fmt.Errorf("[database] connection %q: want sqlite:///path", conn)
+		}
+		return nil
+	}
+	_, sqldb, err := openRaw(conn)
+	if err != nil {
+		return err
+	}
+	return sqldb.Close()
 }
 
 // OpenRaw returns a plain connection pool for a PostgreSQL or MySQL URL of
@@ -238,7 +253,9 @@ func mysqlConfig(rest string) (*mysql.Config, error) {
 // MaxRetries attempts, RetryInterval apart.
 func openServer(ctx context.Context, d dialect, sqldb *sql.DB, opt Options) (*DB, error) {
 	opt = opt.withDefaults()
-	sqldb.SetMaxOpenConns(opt.MaxPoolSize + opt.MaxOverflow)
+	if opt.MaxOverflow >= 0 {
+		sqldb.SetMaxOpenConns(opt.MaxPoolSize + opt.MaxOverflow)
+	}
 	sqldb.SetMaxIdleConns(opt.MaxPoolSize)
 	sqldb.SetConnMaxLifetime(opt.RecycleTime)
 	for attempt := 0; ; attempt++ {
@@ -367,4 +384,19 @@ func mapServerErr(err error) (error, bool) {
 		return unavailable()
 	}
 	return nil, false
+}
+
+// lockImage holds the image's row until the transaction ends, so that a
+// write that reads before it writes (a count, a status, the live
+// locations) decides on rows no other transaction changes meanwhile. On
+// SQLite the single writer gives that already.
+func lockImage(ctx context.Context, tx *wtx, id string) error {
+	if tx.d == sqliteDialect {
+		return nil
+	}
+	rows, err := tx.tx.QueryContext(ctx, tx.tr.sql(`SELECT id FROM images WHERE id = ? FOR UPDATE`), id)
+	if err != nil {
+		return mapErr(err)
+	}
+	return mapErr(errors.Join(rows.Close(), rows.Err()))
 }

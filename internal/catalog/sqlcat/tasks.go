@@ -200,6 +200,9 @@ func (db *DB) SetPropertyIfAbsent(ctx context.Context, imageID, name, value stri
 			return err
 		}
 		now := fmtTime(time.Now())
+		if tx.d == mysqlDialect {
+			return setPropertyIfAbsentMySQL(ctx, tx, imageID, name, value, now)
+		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO image_properties
  (image_id, name, value, created_at, updated_at, deleted_at, deleted) VALUES (?,?,?,?,?,NULL,false)
  ON CONFLICT (image_id, name) DO UPDATE SET value = excluded.value,
@@ -215,6 +218,26 @@ func (db *DB) SetPropertyIfAbsent(ctx context.Context, imageID, name, value stri
 		}
 		return nil
 	})
+}
+
+// setPropertyIfAbsentMySQL revives a soft-deleted row or inserts one; a live
+// row makes the insert fail on the unique key. MySQL's upsert has no
+// condition, hence two statements.
+func setPropertyIfAbsentMySQL(ctx context.Context, tx *wtx, imageID, name, value, now string) error {
+	res, err := tx.ExecContext(ctx, `UPDATE image_properties SET value = ?, updated_at = ?,
+ deleted = 0, deleted_at = NULL WHERE image_id = ? AND name = ? AND deleted = 1`, value, now, imageID, name)
+	if err != nil {
+		return mapErr(err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return mapErr(err)
+	} else if n > 0 {
+		return nil
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO image_properties
+ (image_id, name, value, created_at, updated_at, deleted_at, deleted) VALUES (?,?,?,?,?,NULL,false)`,
+		imageID, name, value, now, now)
+	return mapErr(err)
 }
 
 // DeletePropertyIfValue soft-deletes a property that still has value.
@@ -261,7 +284,11 @@ func changeProperties(ctx context.Context, tx *wtx, imageID string, props map[st
 	return setProperties(ctx, tx, imageID, set, now)
 }
 
+// liveImage is nil when the image is live, and holds its row from then on.
 func liveImage(ctx context.Context, tx *wtx, id string) error {
+	if err := lockImage(ctx, tx, id); err != nil {
+		return err
+	}
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM images WHERE id = ? AND deleted = 0`, id).Scan(&n); err != nil {
 		return mapErr(err)
@@ -332,6 +359,9 @@ var _ catalog.Locations = (*DB)(nil)
 // location.
 func (db *DB) RemoveLocation(ctx context.Context, imageID string, locationID int64) error {
 	return db.write(ctx, func(ctx context.Context, tx *wtx) error {
+		if err := lockImage(ctx, tx, imageID); err != nil {
+			return err
+		}
 		var status string
 		err := tx.QueryRowContext(ctx, `SELECT status FROM images WHERE id = ? AND deleted = 0`, imageID).Scan(&status)
 		if errors.Is(err, sql.ErrNoRows) {
