@@ -71,6 +71,8 @@ func catalogErr(op, id string, err error) error {
 		return &image.Error{Op: op, Kind: image.Conflict, Msg: "Image " + id + " changed while the request ran; retry it.", Err: err}
 	case errors.Is(err, catalog.ErrUnavailable):
 		return &image.Error{Op: op, Kind: image.Unavailable, Err: err}
+	case errors.Is(err, catalog.ErrInvalid):
+		return &image.Error{Op: op, Kind: image.Invalid, Msg: "The database cannot store a value of this request.", Err: err}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return &image.Error{Op: op, Kind: image.Unavailable, Err: err}
 	}
@@ -231,6 +233,10 @@ func (s *Service) Create(ctx context.Context, c *auth.Context, in *image.Image, 
 	if err := s.checkQuotas(op, nil, img, max(attemptedTags, len(img.Tags))); err != nil {
 		return nil, err
 	}
+	// Last, as Glance's database layer checks it: nothing is stored.
+	if err := checkFourByte(op, nil, img); err != nil {
+		return nil, err
+	}
 	err := s.cat.CreateImage(ctx, img)
 	if errors.Is(err, catalog.ErrDuplicate) {
 		return nil, image.E(op, image.Conflict, "Image ID %s already exists!", img.ID)
@@ -359,6 +365,9 @@ func (s *Service) update(ctx context.Context, c *auth.Context, id string, change
 	}
 	keepHidden(old, view, img)
 	if err := s.checkQuotas(op, old, img, attemptedTags); err != nil {
+		return nil, err
+	}
+	if err := checkFourByte(op, old, img); err != nil {
 		return nil, err
 	}
 	img.UpdatedAt = s.now()

@@ -192,6 +192,9 @@ func (s *Service) UpdateLocations(ctx context.Context, c *auth.Context, id strin
 	if err := s.checkQuotas(op, old, img, attemptedTags); err != nil {
 		return nil, err
 	}
+	if err := checkFourByte(op, old, img); err != nil {
+		return nil, err
+	}
 	img.UpdatedAt = s.now()
 	switch err := cat.UpdateImageLocations(ctx, old, img); {
 	case errors.Is(err, catalog.ErrLastLocation):

@@ -62,6 +62,9 @@ func (s *Service) AddMember(ctx context.Context, c *auth.Context, imageID, membe
 			return nil, image.E(op, image.TooLarge, "Image member limit exceeded for image %s: The limit has been exceeded on the number of allowed image members for this image. Attempted: %d, Maximum: %d:", imageID, n+1, q)
 		}
 	}
+	if err := checkFourByteMember(op, memberID); err != nil {
+		return nil, err
+	}
 	now := s.now()
 	m := &image.Member{ImageID: imageID, MemberID: memberID, Status: image.MemberPending, CreatedAt: now, UpdatedAt: now}
 	err = s.cat.AddMember(ctx, m)

@@ -187,6 +187,10 @@ func (s *Service) CheckLocation(ctx context.Context, c *auth.Context, uri string
 		return 0, image.E(op, image.NotFound, "HTTP datastore could not find image at URI.")
 	case err != nil:
 		return 0, &image.Error{Op: op, Kind: image.Invalid, Msg: fmt.Sprintf("Invalid location %s: it cannot be read.", uri), Err: err}
+	case hasFourByte(uri):
+		// The catalog could not record it: refused now, before the
+		// image is created or changed.
+		return 0, fourByteValue(op, "url")
 	case size < 0 && declared > 0:
 		// A server that tells no size: the client's is taken, as Glance
 		// takes it.
@@ -269,6 +273,9 @@ func (s *Service) SetLocation(ctx context.Context, c *auth.Context, id, uri stri
 		d.Checksum = *checksum
 	}
 	loc := image.Location{URL: uri, Metadata: meta, Status: "active"}
+	if err := checkFourByteLocation(op, loc); err != nil {
+		return err
+	}
 	err = tasks.FinishImport(ctx, id, image.Queued, image.Active, d, []image.Location{loc}, nil)
 	if errors.Is(err, catalog.ErrConflict) {
 		return image.E(op, image.Invalid, "Attempted to update Location field for an image not in queued status.")
@@ -385,6 +392,9 @@ func (s *Service) SetV1Member(ctx context.Context, c *auth.Context, imageID, mem
 	if err := s.checkMemberQuota(op, imageID, n+1); err != nil {
 		return err
 	}
+	if err := checkFourByteMember(op, memberID); err != nil {
+		return err
+	}
 	now := s.now()
 	m = &image.Member{ImageID: imageID, MemberID: memberID, CanShare: canShare != nil && *canShare,
 		Status: image.MemberPending, CreatedAt: now, UpdatedAt: now}
@@ -476,6 +486,12 @@ func (s *Service) ReplaceV1Members(ctx context.Context, c *auth.Context, imageID
 	// lowered quota.
 	if len(add) > 0 {
 		if err := s.checkMemberQuota(op, imageID, len(current)-len(remove)+len(add)); err != nil {
+			return err
+		}
+	}
+	// Nothing changes when a membership cannot be stored.
+	for _, w := range add {
+		if err := checkFourByteMember(op, w.MemberID); err != nil {
 			return err
 		}
 	}

@@ -147,6 +147,9 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) error {
 	if image.Is(image.Conflict, err) {
 		return image.D(op, image.Conflict, "Image with identifier %s already exists!", id)
 	}
+	if errors.Is(err, imageops.ErrFourByteUnicode) {
+		return image.D(op, image.Invalid, "Failed to add image metadata. Got error: %s", image.Message(err))
+	}
 	if err != nil {
 		return err
 	}
@@ -328,6 +331,8 @@ func (a *API) doUpdate(w http.ResponseWriter, r *http.Request) error {
 	case err == nil:
 	case errors.As(err, &inv):
 		return image.D(op, image.Invalid, "Failed to update image metadata. Got error: %s", inv.msg)
+	case errors.Is(err, imageops.ErrFourByteUnicode):
+		return image.D(op, image.Invalid, "Failed to update image metadata. Got error: %s", image.Message(err))
 	case errors.Is(err, errFromState), image.Is(image.Conflict, err):
 		return &plainError{http.StatusConflict, "Image operation conflicts"}
 	case image.Is(image.NotFound, err):

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 
@@ -58,10 +59,15 @@ func notCreated(img *image.Image) error {
 	return image.E("registry.members", image.Forbidden, "Not allowed to create members for image %s.", img.ID)
 }
 
-// shareErr words the use cases' refusal to share as the registry does.
+// shareErr words the use cases' refusal to share as the registry does. A
+// member id the catalog cannot hold (a four-byte character) is a 500:
+// the registry let the database layer's refusal through.
 func shareErr(err error) error {
 	if image.Is(image.Forbidden, err) && image.Message(err) == noShare {
 		return image.D("registry.members", image.Forbidden, noShare)
+	}
+	if errors.Is(err, imageops.ErrFourByteUnicode) {
+		return &image.Error{Op: "registry.members", Kind: image.Internal, Err: err}
 	}
 	return err
 }

@@ -2,6 +2,7 @@ package v1
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -427,7 +428,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) error {
 	var locSize int64
 	if src != nil {
 		if locSize, err = a.checkSource(r, m, src); err != nil {
-			return err
+			return unstorable(err, reserveFailed)
 		}
 	}
 	if data || src != nil {
@@ -487,7 +488,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) error {
 		return image.E("v1.create", image.Conflict, "An image with identifier %s already exists", in.ID)
 	}
 	if err != nil {
-		return err
+		return unstorable(err, reserveFailed)
 	}
 	switch {
 	case later:
@@ -501,7 +502,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) error {
 			// The client is told why the upload failed; a failed
 			// clean-up is the operator's business.
 			a.discard(r.Context(), c, img)
-			return err
+			return unstorable(err, reserveFailed)
 		}
 		if data && m.protected != nil && *m.protected {
 			if _, err := a.ops.Update(r.Context(), c, img.ID, func(i *image.Image) error {
@@ -533,6 +534,22 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"image": view(img)})
 	return nil
+}
+
+// What v1 says failed when the registry refused an image's metadata.
+const (
+	reserveFailed = "Failed to reserve image."
+	updateFailed  = "Failed to update image metadata."
+)
+
+// unstorable words a value the catalog cannot hold (a four-byte
+// character) as v1 words the registry's refusal: what failed, then the
+// registry's reason.
+func unstorable(err error, failed string) error {
+	if errors.Is(err, imageops.ErrFourByteUnicode) {
+		return badRequest("%s Got error: %s", failed, image.Message(err))
+	}
+	return err
 }
 
 // discard removes the image of a refused create, unprotecting it first.
@@ -617,7 +634,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request) error {
 	var locSize int64
 	if src != nil {
 		if locSize, err = a.checkSource(r, m, src); err != nil {
-			return err
+			return unstorable(err, updateFailed)
 		}
 	}
 	if data || src != nil {
@@ -644,7 +661,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request) error {
 	}
 	img, err := a.ops.Update(r.Context(), c, id, change, -1, touched...)
 	if err != nil {
-		return err
+		return unstorable(err, updateFailed)
 	}
 	if data || src != nil {
 		if data {
@@ -658,7 +675,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request) error {
 			if _, rerr := a.ops.Update(context.WithoutCancel(r.Context()), c, id, restore(orig), -1); rerr != nil {
 				slog.Warn("v1: could not restore the metadata of a failed upload", "image", id, "error", rerr)
 			}
-			return err
+			return unstorable(err, updateFailed)
 		}
 		if img, err = a.get(r, id); err != nil {
 			return err

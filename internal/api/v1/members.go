@@ -2,6 +2,7 @@ package v1
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 
@@ -25,10 +26,14 @@ func canManage(r *http.Request) error {
 }
 
 // shareErr is how v1 answers a refused membership change: the registry's
-// Forbidden becomes a 404.
+// Forbidden becomes a 404; a member id the catalog cannot hold (a
+// four-byte character) a 500, as the registry never caught that refusal.
 func shareErr(err error) error {
 	if image.Is(image.Forbidden, err) {
 		return image.E("v1.members", image.NotFound, "No permission to share that image")
+	}
+	if errors.Is(err, imageops.ErrFourByteUnicode) {
+		return &image.Error{Op: "v1.members", Kind: image.Internal, Err: err}
 	}
 	return err
 }

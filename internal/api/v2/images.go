@@ -1,12 +1,14 @@
 package v2
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
 
 	"glimpse/internal/api/wirejson"
 	"glimpse/internal/image"
+	"glimpse/internal/imageops"
 )
 
 // createImage checks the body in Glance's order, which decides the answer
@@ -152,6 +154,9 @@ func (a *API) addTag(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := a.ops.AddTag(r.Context(), caller(r), id, tag); err != nil {
+		if errors.Is(err, imageops.ErrFourByteUnicode) {
+			return image.E("v2.tags", image.Invalid, "Could not update image: %s", image.Message(err))
+		}
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
