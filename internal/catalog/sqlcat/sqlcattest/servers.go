@@ -73,10 +73,13 @@ func FreshURL(t testing.TB, backend string) string {
 // backend, closed when the test ends.
 func OpenServer(t testing.TB, backend string) *sqlcat.DB {
 	t.Helper()
-	return openSync(t, FreshURL(t, backend))
+	return OpenURL(t, FreshURL(t, backend))
 }
 
-func openSync(t testing.TB, conn string) *sqlcat.DB {
+// OpenURL opens the catalog at conn with Glance's schema, closed when the
+// test ends; a second call on the same URL is a second glimpse on the same
+// database.
+func OpenURL(t testing.TB, conn string) *sqlcat.DB {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlcat.OpenURL(ctx, conn, sqlcat.Options{MaxRetries: 1, RetryInterval: time.Second})

@@ -1,0 +1,27 @@
+package sqlcat
+
+import (
+	"context"
+	"testing"
+)
+
+// What the tests in package sqlcat_test (which may import sqlcattest, and
+// so run on the servers) reach inside.
+
+// TwoHandles races two handles on one database.
+func TwoHandles(t *testing.T, first, second *DB) { twoHandles(t, first, second) }
+
+// Exec runs one statement in a write transaction of its own kind.
+type Exec func(q string, args ...any) error
+
+// Write runs fn as a catalog write: in the group commit on SQLite, in a
+// transaction retried after deadlocks on the servers. fn may run more than
+// once.
+func (db *DB) Write(ctx context.Context, fn func(exec Exec) error) error {
+	return db.write(ctx, func(ctx context.Context, tx *wtx) error {
+		return fn(func(q string, args ...any) error {
+			_, err := tx.ExecContext(ctx, q, args...)
+			return mapErr(err)
+		})
+	})
+}
