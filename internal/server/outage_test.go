@@ -2,77 +2,12 @@ package server_test
 
 import (
 	"encoding/json"
-	"io"
-	"net"
 	"net/http"
-	"net/url"
-	"sync"
 	"testing"
 	"time"
 
 	"glimpse/internal/catalog/sqlcat/sqlcattest"
 )
-
-// cutter is a TCP relay to a database server that the test can cut (the
-// server is gone: open connections drop, new ones are refused) and restore
-// on the same address.
-type cutter struct {
-	t      *testing.T
-	target string
-	addr   string
-
-	mu    sync.Mutex
-	l     net.Listener
-	conns []net.Conn
-}
-
-func newCutter(t *testing.T, target string) *cutter {
-	c := &cutter{t: t, target: target, addr: "127.0.0.1:0"}
-	c.restore()
-	t.Cleanup(c.cut)
-	return c
-}
-
-func (c *cutter) restore() {
-	l, err := net.Listen("tcp", c.addr)
-	if err != nil {
-		c.t.Fatalf("relay listen on %s: %v", c.addr, err)
-	}
-	c.mu.Lock()
-	c.l, c.addr = l, l.Addr().String()
-	c.mu.Unlock()
-	go func() {
-		for {
-			in, err := l.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("tcp", c.target)
-			if err != nil {
-				in.Close()
-				continue
-			}
-			c.mu.Lock()
-			c.conns = append(c.conns, in, out)
-			c.mu.Unlock()
-			go func() { io.Copy(out, in); out.Close() }()
-			go func() { io.Copy(in, out); in.Close() }()
-		}
-	}()
-}
-
-func (c *cutter) cut() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.l != nil {
-		c.l.Close()
-		c.l = nil
-	}
-	for _, conn := range c.conns {
-		conn.Close()
-	}
-	c.conns = nil
-}
 
 // A database server that goes away costs requests a 503, quickly, and
 // nothing else: when it is back, the same glimpse serves again without a
@@ -80,18 +15,13 @@ func (c *cutter) cut() {
 func TestDatabaseOutage(t *testing.T) {
 	for _, backend := range sqlcattest.Backends {
 		t.Run(backend, func(t *testing.T) {
-			u, err := url.Parse(sqlcattest.FreshURL(t, backend))
-			if err != nil {
-				t.Fatal(err)
-			}
-			relay := newCutter(t, u.Host)
-			u.Host = relay.addr
-			h := policyServer(t, "[database]\nconnection = "+u.String()+"\nmax_retries = 0\n", nil)
+			relay, conn := sqlcattest.NewRelay(t, sqlcattest.FreshURL(t, backend))
+			h := policyServer(t, "[database]\nconnection = "+conn+"\nmax_retries = 0\n", nil)
 
 			img := ownerMember.must(t, h, http.StatusCreated, "POST", "/v2/images", jsonBody, `{"name":"before"}`)
 			id, _ := img["id"].(string)
 
-			relay.cut()
+			relay.Cut()
 			for _, r := range []struct{ method, target, body string }{
 				{"GET", "/v2/images/" + id, noBody},
 				{"GET", "/v2/images", noBody},
@@ -112,7 +42,7 @@ func TestDatabaseOutage(t *testing.T) {
 				}
 			}
 
-			relay.restore()
+			relay.Restore()
 			var got map[string]any
 			deadline := time.Now().Add(10 * time.Second)
 			for {
@@ -143,4 +73,3 @@ func TestDatabaseOutage(t *testing.T) {
 		})
 	}
 }
-

@@ -3,7 +3,16 @@ package sqlcat
 import (
 	"context"
 	"testing"
+	"time"
 )
+
+// SetAnswerTimeout shortens how long the catalog waits for a server's
+// answer, for catalogs opened after it, until the test ends.
+func SetAnswerTimeout(t *testing.T, d time.Duration) {
+	old := opTimeout
+	opTimeout = d
+	t.Cleanup(func() { opTimeout = old })
+}
 
 // What the tests in package sqlcat_test (which may import sqlcattest, and
 // so run on the servers) reach inside.

@@ -52,12 +52,12 @@ func (o Options) withDefaults() Options {
 }
 
 // connectTimeout bounds one attempt to reach the server, and opTimeout one
-// write transaction: a server that vanished or froze costs a request a 503
-// after this long, never a hang.
-const (
-	connectTimeout = 5 * time.Second
-	opTimeout      = 30 * time.Second
-)
+// write transaction and the wait for any one answer: a server that vanished
+// or froze (or a network that drops everything) costs a request a 503 after
+// this long, never a hang.
+const connectTimeout = 5 * time.Second
+
+var opTimeout = 30 * time.Second
 
 // serverRetries bounds how often a write transaction that lost a deadlock
 // or a serialization conflict runs again.
@@ -178,7 +178,32 @@ func pgConfig(rest string) (*pgx.ConnConfig, error) {
 	if !strings.Contains(rest, "connect_timeout=") {
 		cfg.ConnectTimeout = connectTimeout
 	}
+	dial := cfg.DialFunc
+	cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &answerDeadline{Conn: c, wait: opTimeout}, nil
+	}
 	return cfg, nil
+}
+
+// answerDeadline bounds the wait for the server's answer to what was just
+// sent, as the MySQL driver's read timeout does: pgx has no such limit,
+// and a frozen server or a silent network would otherwise hold a request
+// (and its connection) forever. pgx still sets its own, earlier deadlines
+// to cancel a query; this one only stops the wait from being endless.
+type answerDeadline struct {
+	net.Conn
+	wait time.Duration
+}
+
+func (c *answerDeadline) Write(p []byte) (int, error) {
+	if err := c.Conn.SetDeadline(time.Now().Add(c.wait)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
 }
 
 // mysqlConfig reads the part of a SQLAlchemy MySQL URL after "://":

@@ -1,6 +1,7 @@
 package sqlcat_test
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -100,6 +101,50 @@ func TestDeadlockIsRetried(t *testing.T) {
 			}
 			if *a.Name != *b.Name {
 				t.Errorf("names after both writes: a %q, b %q; want the same (one write ran after the other)", *a.Name, *b.Name)
+			}
+		})
+	}
+}
+
+// A server that goes silent (frozen, or a network that drops everything)
+// costs a read and a write an ErrUnavailable after the answer timeout, not
+// a hang; when it answers again the same catalog works.
+func TestSilentServer(t *testing.T) {
+	for _, backend := range sqlcattest.Backends {
+		t.Run(backend, func(t *testing.T) {
+			sqlcat.SetAnswerTimeout(t, 2*time.Second)
+			relay, conn := sqlcattest.NewRelay(t, sqlcattest.FreshURL(t, backend))
+			db := sqlcattest.OpenURL(t, conn)
+			ctx := t.Context()
+			now := time.Now()
+			img := &image.Image{ID: "a", Status: image.Queued, Visibility: image.Shared,
+				CreatedAt: now, UpdatedAt: now, Properties: map[string]*string{}, Tags: []string{}}
+			if err := db.CreateImage(ctx, img); err != nil {
+				t.Fatal(err)
+			}
+			relay.Freeze()
+			for name, op := range map[string]func() error{
+				"GetImage": func() error { _, err := db.GetImage(ctx, "a"); return err },
+				"SetStatus": func() error {
+					return db.SetStatus(ctx, "a", image.Queued, image.Saving)
+				},
+			} {
+				start := time.Now()
+				err := op()
+				if took := time.Since(start); took > 10*time.Second {
+					t.Errorf("%s on a silent server took %v, want about the 2 s answer timeout", name, took)
+				}
+				if !errors.Is(err, catalog.ErrUnavailable) {
+					t.Errorf("%s on a silent server: got %v, want ErrUnavailable", name, err)
+				}
+			}
+			relay.Restore()
+			got, err := db.GetImage(ctx, "a")
+			if err != nil {
+				t.Fatalf("GetImage after the server answers again: %v", err)
+			}
+			if got.Status != image.Queued {
+				t.Errorf("status after the silent spell: got %s, want queued (the timed-out change not applied)", got.Status)
 			}
 		})
 	}
