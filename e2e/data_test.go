@@ -15,11 +15,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"glimpse/internal/catalog/sqlcat/sqlcattest"
 )
 
 // dataHTTP bounds every request the data tests make themselves.
@@ -303,13 +306,32 @@ func TestInterruptedUploads(t *testing.T) {
 }
 
 // TestSharedDataDir: two glimpse processes serve one data directory and
-// catalog: both take writes at once, see each other's images and data, and
-// one restarting does not break an upload the other is receiving.
+// one catalog — the SQLite file in it, or one database on PostgreSQL or
+// MariaDB: both take writes at once, see each other's images and data, race
+// for the same uploads and imports with exactly one winner, and one
+// restarting does not break an upload the other is receiving.
 func TestSharedDataDir(t *testing.T) {
 	bin := dataBin(t)
-	dir := t.TempDir()
-	p1 := startGlimpse(t, bin, dir)
-	p2 := startGlimpse(t, bin, dir)
+	for _, backend := range append([]string{"sqlite"}, sqlcattest.Backends...) {
+		t.Run(backend, func(t *testing.T) {
+			dir := t.TempDir()
+			var extra []string
+			if backend != "sqlite" {
+				conf := filepath.Join(dir, "glance-api.conf")
+				text := "[database]\nconnection = " + sqlcattest.FreshURL(t, backend) + "\n"
+				if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				extra = []string{"--config", conf}
+			}
+			sharedCatalog(t, bin, dir, extra...)
+		})
+	}
+}
+
+func sharedCatalog(t *testing.T, bin, dir string, extra ...string) {
+	p1 := startGlimpse(t, bin, dir, extra...)
+	p2 := startGlimpse(t, bin, dir, extra...)
 
 	const perServer, workers = 200, 8
 	run := uniq(t)
@@ -397,6 +419,49 @@ func TestSharedDataDir(t *testing.T) {
 	dataUpload(t, p1.url, id, data)
 	dataWantDownload(t, p2.url, id, data)
 
+	// Both race to upload different data to one image, and then to
+	// import different staged data into another: one wins each race, the
+	// other gets 409, and the image holds the winner's bytes.
+	for round := range 3 {
+		id := dataCreate(t, p1.url, fmt.Sprintf("race-upload-%s-%d", run, round))
+		datas := [][]byte{dataRandom(t, 1<<20), dataRandom(t, 1<<20)}
+		codes := make([]int, 2)
+		var race sync.WaitGroup
+		for i, p := range []*glimpseProcess{p1, p2} {
+			race.Go(func() {
+				codes[i], _ = dataDo(t, http.MethodPut, p.url+"/v2/images/"+id+"/file", "application/octet-stream", bytes.NewReader(datas[i]))
+			})
+		}
+		race.Wait()
+		winner := slices.Index(codes, http.StatusNoContent)
+		if winner < 0 || codes[1-winner] != http.StatusConflict {
+			t.Fatalf("racing uploads: got %v, want one 204 and one 409", codes)
+		}
+		dataWantDownload(t, p2.url, id, datas[winner])
+		dataWantDownload(t, p1.url, id, datas[winner])
+	}
+	for round := range 3 {
+		id := dataCreate(t, p1.url, fmt.Sprintf("race-import-%s-%d", run, round))
+		data := dataRandom(t, 1<<20)
+		if code, b := dataDo(t, http.MethodPut, p1.url+"/v2/images/"+id+"/stage", "application/octet-stream", bytes.NewReader(data)); code != http.StatusNoContent {
+			t.Fatalf("stage: got %d %s, want 204", code, b)
+		}
+		codes := make([]int, 2)
+		var race sync.WaitGroup
+		for i, p := range []*glimpseProcess{p1, p2} {
+			race.Go(func() {
+				codes[i], _ = dataDo(t, http.MethodPost, p.url+"/v2/images/"+id+"/import", "application/json",
+					strings.NewReader(`{"method": {"name": "glance-direct"}}`))
+			})
+		}
+		race.Wait()
+		if !slices.Contains(codes, http.StatusAccepted) || !slices.Contains(codes, http.StatusConflict) {
+			t.Fatalf("racing imports: got %v, want one 202 and one 409", codes)
+		}
+		dataWait(t, "the imported image active", func() bool { return dataShow(t, p2.url, id).Status == "active" })
+		dataWantDownload(t, p1.url, id, data)
+	}
+
 	// p1 restarts while p2 receives an upload: p1's start-up clean-up must
 	// leave p2's temporary file and saving image alone.
 	id = dataCreate(t, p2.url, "shared-restart-"+run)
@@ -405,7 +470,7 @@ func TestSharedDataDir(t *testing.T) {
 	u.send(data[:8<<20], 2*time.Millisecond)
 	dataWait(t, "p2's upload under way", func() bool { return dataTempSize(t, dir, id) > 0 })
 	p1.stop(t)
-	p1 = startGlimpse(t, bin, dir)
+	p1 = startGlimpse(t, bin, dir, extra...)
 	if n := dataTempSize(t, dir, id); n <= 0 {
 		t.Fatalf("p2's temporary file after p1 restarted: size %d, want it kept", n)
 	}
