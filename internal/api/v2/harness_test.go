@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2"
 
 	"glimpse/internal/catalog/sqlcat"
+	"glimpse/internal/catalog/sqlcat/sqlcattest"
 	"glimpse/internal/config"
 	"glimpse/internal/image"
 	"glimpse/internal/server"
@@ -24,8 +26,24 @@ import (
 type harness struct {
 	ts     *httptest.Server
 	noauth bool
-	dbPath string
+	conn   string     // the catalog's [database] connection
 	back   *sqlcat.DB // second handle on the catalog, for states the API cannot reach
+}
+
+// onServer reports whether the tests run on a database server.
+func onServer() bool {
+	b := os.Getenv("GLIMPSE_TEST_CATALOG")
+	return b != "" && b != "sqlite"
+}
+
+// testCatalog is the database the API tests run on: SQLite unless
+// GLIMPSE_TEST_CATALOG names a server (postgresql or mysql), on which each
+// harness gets a fresh database.
+func testCatalog(t *testing.T, cfg *config.Config) {
+	t.Helper()
+	if onServer() {
+		cfg.Database.Connection = sqlcattest.FreshURL(t, os.Getenv("GLIMPSE_TEST_CATALOG"))
+	}
 }
 
 // newHarness starts a server in unauthenticated mode (every caller is an
@@ -38,6 +56,7 @@ func newHarness(t *testing.T, noauth bool, configure func(*config.Config)) *harn
 	if noauth {
 		cfg.PasteDeploy.Flavor = "noauth"
 	}
+	testCatalog(t, cfg)
 	if configure != nil {
 		configure(cfg)
 	}
@@ -46,11 +65,7 @@ func newHarness(t *testing.T, noauth bool, configure func(*config.Config)) *harn
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
-	path, err := server.CatalogPath(cfg)
-	if err != nil {
-		t.Fatalf("CatalogPath: %v", err)
-	}
-	h := &harness{ts: httptest.NewServer(srv.Handler()), noauth: noauth, dbPath: path}
+	h := &harness{ts: httptest.NewServer(srv.Handler()), noauth: noauth, conn: server.CatalogURL(cfg)}
 	t.Cleanup(func() {
 		h.ts.Close()
 		if h.back != nil {
@@ -66,14 +81,7 @@ func newHarness(t *testing.T, noauth bool, configure func(*config.Config)) *harn
 func (h *harness) setImage(t *testing.T, id string, change func(img *image.Image)) {
 	t.Helper()
 	ctx := context.Background()
-	if h.back == nil {
-		db, err := sqlcat.Open(ctx, h.dbPath)
-		if err != nil {
-			t.Fatalf("open catalog: %v", err)
-		}
-		h.back = db
-	}
-	old, err := h.back.GetImage(ctx, id)
+	old, err := h.catalog(t).GetImage(ctx, id)
 	if err != nil {
 		t.Fatalf("GetImage %s: %v", id, err)
 	}
@@ -82,6 +90,19 @@ func (h *harness) setImage(t *testing.T, id string, change func(img *image.Image
 	if err := h.back.UpdateImage(ctx, old, img); err != nil {
 		t.Fatalf("UpdateImage %s: %v", id, err)
 	}
+}
+
+// catalog is a second handle on the harness's catalog, opened on first use.
+func (h *harness) catalog(t *testing.T) *sqlcat.DB {
+	t.Helper()
+	if h.back == nil {
+		db, err := sqlcat.OpenURL(context.Background(), h.conn, sqlcat.Options{})
+		if err != nil {
+			t.Fatalf("open catalog: %v", err)
+		}
+		h.back = db
+	}
+	return h.back
 }
 
 // client sends requests as one caller.

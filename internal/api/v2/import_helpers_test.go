@@ -2,7 +2,6 @@ package v2_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -11,7 +10,6 @@ import (
 	"slices"
 	"testing"
 
-	"glimpse/internal/catalog/sqlcat"
 	"glimpse/internal/config"
 )
 
@@ -193,20 +191,6 @@ func (h *harness) waitImport(t *testing.T, id string, n int) []map[string]any {
 		return true
 	})
 	return ts
-}
-
-// impCatalog is the harness's second handle on the catalog, opened on
-// first use.
-func (h *harness) impCatalog(t *testing.T) *sqlcat.DB {
-	t.Helper()
-	if h.back == nil {
-		db, err := sqlcat.Open(context.Background(), h.dbPath)
-		if err != nil {
-			t.Fatalf("open catalog: %v", err)
-		}
-		h.back = db
-	}
-	return h.back
 }
 
 // absent marks, in wantProps, a key the JSON must not have.

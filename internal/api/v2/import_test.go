@@ -330,7 +330,7 @@ func TestImportStageHost(t *testing.T) {
 	c := e.as("A", "member")
 	id := e.stagedImage(t, c, []byte("staged bytes"))
 	host := func() *string {
-		img, err := e.impCatalog(t).GetImage(context.Background(), id)
+		img, err := e.catalog(t).GetImage(context.Background(), id)
 		if err != nil {
 			t.Fatalf("GetImage: %v", err)
 		}
@@ -477,7 +477,7 @@ func testImportAuthorization(t *testing.T, newDefaults bool) {
 func TestImportLock(t *testing.T) {
 	e := newImpEnv(t, nil)
 	c := e.as("A", "member")
-	db := e.impCatalog(t)
+	db := e.catalog(t)
 	ctx := context.Background()
 	data := randomBytes(2000, 7)
 
@@ -637,12 +637,15 @@ func TestImportRecoverInterrupted(t *testing.T) {
 	}
 
 	// A second process on the same data directory.
-	h2 := newHarness(t, true, func(cfg *config.Config) { cfg.Glimpse.DataDir = e.dataDir })
+	h2 := newHarness(t, true, func(cfg *config.Config) {
+		cfg.Glimpse.DataDir = e.dataDir
+		cfg.Database.Connection = e.conn
+	})
 
 	wantProps(t, "image of the dead import", h2.impImage(t, dead), map[string]any{
 		"status": "queued", "os_glance_import_task": absent, "os_glance_importing_to_stores": "",
 	})
-	got, err := e.impCatalog(t).GetTask(context.Background(), deadTask)
+	got, err := e.catalog(t).GetTask(context.Background(), deadTask)
 	if err != nil || got.Status != "failure" || got.Message == "" {
 		t.Errorf("dead task: got %+v, %v; want it failed with a message", got, err)
 	}
@@ -669,16 +672,17 @@ func TestImportRecoverLeavesLiveTasks(t *testing.T) {
 
 	cfg := config.Default()
 	cfg.Glimpse.DataDir = e.dataDir
+	cfg.Database.Connection = e.conn
 	cfg.PasteDeploy.Flavor = "noauth"
 	srv, err := server.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
-	h2 := &harness{ts: httptest.NewServer(srv.Handler()), noauth: true, dbPath: e.dbPath}
+	h2 := &harness{ts: httptest.NewServer(srv.Handler()), noauth: true, conn: e.conn}
 	wantProps(t, "image of the live import", h2.impImage(t, live), map[string]any{
 		"status": "importing", "os_glance_import_task": liveTask,
 	})
-	if got, err := e.impCatalog(t).GetTask(context.Background(), liveTask); err != nil || got.Status != "processing" {
+	if got, err := e.catalog(t).GetTask(context.Background(), liveTask); err != nil || got.Status != "processing" {
 		t.Errorf("live task: got %+v, %v; want it still processing", got, err)
 	}
 	e.wantStaged(t, "after the start", live)
@@ -702,7 +706,7 @@ func (e *impEnv) interruptedImport(t *testing.T, c *client, data []byte, age tim
 	id = e.stagedImage(t, c, data)
 	task = uuid.NewString()
 	at := time.Now().UTC().Add(-age)
-	err := e.impCatalog(t).CreateTask(context.Background(), &catalog.Task{ID: task, Type: "api_image_import", Status: "processing",
+	err := e.catalog(t).CreateTask(context.Background(), &catalog.Task{ID: task, Type: "api_image_import", Status: "processing",
 		Owner: "A", CreatedAt: at, UpdatedAt: at, ImageID: id,
 		Input: json.RawMessage(`{"image_id": "` + id + `", "import_req": {"method": {"name": "glance-direct"}}, "backend": [null]}`)})
 	if err != nil {

@@ -22,7 +22,6 @@ import (
 	"github.com/gophercloud/gophercloud/v2/pagination"
 
 	"glimpse/internal/catalog"
-	"glimpse/internal/catalog/sqlcat"
 	"glimpse/internal/config"
 )
 
@@ -43,22 +42,9 @@ func newTaskHarness(t *testing.T, configure func(*config.Config)) *harness {
 	})
 }
 
-// taskDB is the harness's second handle on the catalog.
-func taskDB(t *testing.T, h *harness) *sqlcat.DB {
-	t.Helper()
-	if h.back == nil {
-		db, err := sqlcat.Open(context.Background(), h.dbPath)
-		if err != nil {
-			t.Fatalf("open catalog: %v", err)
-		}
-		h.back = db
-	}
-	return h.back
-}
-
 func seedTask(t *testing.T, h *harness, task *catalog.Task) {
 	t.Helper()
-	if err := taskDB(t, h).CreateTask(context.Background(), task); err != nil {
+	if err := h.catalog(t).CreateTask(context.Background(), task); err != nil {
 		t.Fatalf("CreateTask %s: %v", task.ID, err)
 	}
 }
