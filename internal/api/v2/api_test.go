@@ -430,10 +430,14 @@ func (r *response) wantError405(t *testing.T, method string) {
 func TestListLinks(t *testing.T) {
 	h := newHarness(t, false, nil)
 	c := h.admin()
-	var ids []string // newest first, the default order
-	for _, name := range []string{"c", "a", "b"} {
-		ids = append([]string{c.createImage(t, map[string]any{"name": name})["id"].(string)}, ids...)
+	byName, seq := map[string]string{}, map[string]int{}
+	var ids []string
+	for i, name := range []string{"c", "a", "b"} {
+		id := c.createImage(t, map[string]any{"name": name})["id"].(string)
+		byName[name], seq[id] = id, i
+		ids = append(ids, id)
 	}
+	ids = h.defaultOrder(t, seq, ids)
 	for _, tc := range []struct {
 		query     string
 		first     string
@@ -465,7 +469,7 @@ func TestListLinks(t *testing.T) {
 		{"zzz", "/v2/images?zzz=", "", 0},
 	} {
 		t.Run(tc.query, func(t *testing.T) {
-			query := strings.NewReplacer("NAMED_A", ids[1], "NEWEST", ids[0]).Replace(tc.query)
+			query := strings.NewReplacer("NAMED_A", byName["a"], "NEWEST", ids[0]).Replace(tc.query)
 			r := c.do(t, "GET", "/v2/images?"+query, "").want(t, "list", http.StatusOK)
 			var page struct {
 				Images []struct {

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
 
@@ -34,6 +35,20 @@ type harness struct {
 func onServer() bool {
 	b := os.Getenv("GLIMPSE_TEST_CATALOG")
 	return b != "" && b != "sqlite"
+}
+
+// wholeSeconds reports whether the tests run on MariaDB/MySQL, whose Glance
+// tables keep whole seconds and compare text without case.
+func wholeSeconds() bool { return os.Getenv("GLIMPSE_TEST_CATALOG") == "mysql" }
+
+// nextTaskSecond waits, on MariaDB, until a new second begins, so that a
+// task created next sorts after the earlier ones: in whole seconds two
+// tasks of one second tie, and their random ids decide.
+func nextTaskSecond() {
+	if wholeSeconds() {
+		now := time.Now()
+		time.Sleep(now.Truncate(time.Second).Add(time.Second + 20*time.Millisecond).Sub(now))
+	}
 }
 
 // testCatalog is the database the API tests run on: SQLite unless

@@ -165,6 +165,7 @@ func TestImportPartialFailure(t *testing.T) {
 		e.wantStaged(t, "after the failure")
 
 		// The image can be staged and imported again.
+		nextTaskSecond()
 		c.stage(t, id, data).want(t, "stage after the failure", http.StatusNoContent)
 		c.startImport(t, id, map[string]any{"method": map[string]any{"name": "glance-direct"}, "stores": []string{"fast"}}).want(t, "import into the good store", http.StatusAccepted)
 		if tasks := e.waitImport(t, id, 2); tasks[0]["status"] != "success" {

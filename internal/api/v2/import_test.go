@@ -314,6 +314,7 @@ func TestImportGlanceDirectFailure(t *testing.T) {
 
 	e.setImage(t, id, func(img *image.Image) { img.DiskFormat = image.Str("raw") })
 	c.stage(t, id, data).want(t, "stage after the failure", http.StatusNoContent)
+	nextTaskSecond()
 	c.startImport(t, id, glanceDirect()).want(t, "import after the failure", http.StatusAccepted)
 	if tasks := e.waitImport(t, id, 2); tasks[0]["status"] != "success" {
 		t.Errorf("second import: got task status %v (%v), want success", tasks[0]["status"], tasks[0]["message"])
