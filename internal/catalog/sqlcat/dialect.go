@@ -107,6 +107,7 @@ var (
 	// boolCompare is a comparison or assignment of a boolean column with
 	// 0 or 1, which PostgreSQL's boolean type refuses.
 	boolCompare = regexp.MustCompile(`\b((?:[A-Za-z_]+\.)?(?:deleted|protected|os_hidden|can_share))\s*(=|!=|<>)\s*([01])\b`)
+	boolColumns = map[string]bool{"deleted": true, "protected": true, "os_hidden": true, "can_share": true}
 	// upsertHead and excludedCol are SQLite's (and PostgreSQL's) upsert,
 	// which MySQL spells ON DUPLICATE KEY UPDATE.
 	upsertHead  = regexp.MustCompile(`ON CONFLICT \([^)]*\) DO UPDATE SET`)
@@ -152,6 +153,20 @@ func (t *translator) sql(q string) string {
 func translate(d dialect, q string) string {
 	for _, f := range append(fragments[d], dialectFragments[d]...) {
 		q = strings.ReplaceAll(q, f[0], f[1])
+	}
+	if d == mysqlDialect {
+		// MySQL would merge the indexes of two such columns (deleted,
+		// os_hidden: each true of nearly every row) and sort the result,
+		// instead of walking the created_at index: keep those terms
+		// off the indexes with an expression, as the plus does on SQLite.
+		q = noIndexPlus.ReplaceAllStringFunc(q, func(m string) string {
+			sm := noIndexPlus.FindStringSubmatch(m)
+			col := sm[2][strings.LastIndexByte(sm[2], '.')+1:]
+			if boolColumns[col] {
+				return sm[1] + "(" + sm[2] + " + 0)"
+			}
+			return sm[1] + sm[2]
+		})
 	}
 	q = noIndexPlus.ReplaceAllString(q, "$1$2")
 	switch d {

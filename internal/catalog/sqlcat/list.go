@@ -140,6 +140,9 @@ func (db *DB) ListImages(ctx context.Context, lq *catalog.ListQuery) ([]*image.I
 	// tags are aggregated only for the rows on it. One statement still,
 	// but the subqueries run once per listed image, not once per
 	// candidate row before the sort.
+	if len(q.where) == 0 {
+		q.add("1=1") // an admin's listing of everything, deleted included
+	}
 	page := "SELECT images.id AS pid FROM images WHERE " + strings.Join(q.where, " AND ")
 	orderBy := ""
 	if len(order) > 0 {
