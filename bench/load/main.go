@@ -53,6 +53,10 @@ type config struct {
 	images   int
 	duration time.Duration
 	json     bool
+
+	db        string // catalog of a started binary: sqlite, postgresql or mysql
+	dbURL     string // a database on the -db server; each run creates its own beside it
+	dbVersion string // what the -db server reports, for the output
 }
 
 // figures are one run's results. Float fields are medianed across runs by
@@ -87,6 +91,8 @@ func main() {
 	flag.IntVar(&cfg.images, "images", 10000, "images in the service before the list and get phases")
 	flag.DurationVar(&cfg.duration, "duration", 5*time.Second, "length of each timed phase")
 	flag.BoolVar(&cfg.json, "json", false, "print machine-readable JSON instead of a table")
+	flag.StringVar(&cfg.db, "db", dbSQLite, "catalog of the -binary instances: sqlite (a file in the data dir), or postgresql or mysql (a fresh database per run on the server of -db-url)")
+	flag.StringVar(&cfg.dbURL, "db-url", "", "for -db postgresql or mysql: URL of any database on that server, as [database] connection takes it (default $GLIMPSE_PG_URL or $GLIMPSE_MYSQL_URL)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -109,6 +115,14 @@ func run(ctx context.Context, cfg config) error {
 		if err := launch.CheckLoopback(cfg.baseURL, "-url"); err != nil {
 			return err
 		}
+	}
+	version, err := checkDB(ctx, &cfg)
+	if err != nil {
+		return err
+	}
+	cfg.dbVersion = version
+	if cfg.binary != "" {
+		logf("database: %s", database(cfg))
 	}
 
 	b := newBench(cfg.duration)
@@ -142,10 +156,11 @@ func run(ctx context.Context, cfg config) error {
 			Images      int       `json:"images"`
 			DurationSec float64   `json:"duration_s"`
 			Target      string    `json:"target"`
+			Database    string    `json:"database,omitempty"`
 			Median      figures   `json:"median"`
 			PerRun      []figures `json:"per_run"`
 			Warnings    []string  `json:"warnings,omitempty"`
-		}{cfg.runs, cfg.images, cfg.duration.Seconds(), target(cfg), med, runs, warnings}
+		}{cfg.runs, cfg.images, cfg.duration.Seconds(), target(cfg), database(cfg), med, runs, warnings}
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
@@ -161,8 +176,22 @@ func target(cfg config) string {
 	return "url " + cfg.baseURL
 }
 
-// runFresh starts a new glimpse instance with an empty data dir, runs the
-// phases against it and always stops it and removes the dir.
+// database says which catalog database a started binary's figures are
+// for; empty for a -url service, whose database the tool does not know.
+func database(cfg config) string {
+	switch {
+	case cfg.binary == "":
+		return ""
+	case cfg.db == "" || cfg.db == dbSQLite:
+		return "sqlite, a file in each run's data dir"
+	}
+	return fmt.Sprintf("%s, a fresh database per run on %s (%s)", cfg.db, redactURL(cfg.dbURL), cfg.dbVersion)
+}
+
+// runFresh starts a new glimpse instance with an empty data dir (and for
+// -db postgresql or mysql, an empty database of its own on that server),
+// runs the phases against it and always stops it, removes the dir and
+// drops the database.
 func runFresh(ctx context.Context, b *bench, cfg config) (figures, error) {
 	root, err := os.MkdirTemp("", "glimpse-bench-")
 	if err != nil {
@@ -184,7 +213,27 @@ func runFresh(ctx context.Context, b *bench, cfg config) (figures, error) {
 	if err != nil {
 		return figures{}, err
 	}
-	cmd := exec.Command(cfg.binary, "serve", "--data-dir", dataDir, "--listen", addr)
+	args := []string{"serve", "--data-dir", dataDir, "--listen", addr}
+	if cfg.db != "" && cfg.db != dbSQLite {
+		conn, drop, err := freshDatabase(ctx, cfg.dbURL)
+		if err != nil {
+			return figures{}, err
+		}
+		// Deferred before the server's stop, so it runs after it: a
+		// database with open connections cannot be dropped.
+		defer func() {
+			if err := drop(); err != nil {
+				b.warn(err.Error())
+			}
+		}()
+		logf("fresh database %s", redactURL(conn))
+		conf, err := writeDBConfig(root, conn)
+		if err != nil {
+			return figures{}, err
+		}
+		args = append(args, "--config", conf)
+	}
+	cmd := exec.Command(cfg.binary, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		return figures{}, err
@@ -198,7 +247,13 @@ func runFresh(ctx context.Context, b *bench, cfg config) (figures, error) {
 		return figures{}, fmt.Errorf("%w; server log:\n%s", err, loadgen.Tail(filepath.Join(root, "server.log"), 2000))
 	}
 	b.resetIDs() // fresh instance: no images yet
-	return b.runPhases(ctx, base, cmd.Process.Pid, cfg.images)
+	f, err := b.runPhases(ctx, base, cmd.Process.Pid, cfg.images)
+	if f.Errors > 0 {
+		// The log goes with the temp dir; what the server said about
+		// the failures is shown before that.
+		logf("%d requests failed; server log (last 4000 bytes):\n%s", f.Errors, loadgen.Tail(filepath.Join(root, "server.log"), 4000))
+	}
+	return f, err
 }
 
 // stopServer stops a server this tool started.
@@ -568,6 +623,9 @@ func logf(format string, args ...any) {
 func printTable(w io.Writer, cfg config, med figures, runs []figures, warnings []string) {
 	fmt.Fprintf(w, "glimpse load benchmark (median of %d runs, %d images, %s per phase, %s)\n",
 		len(runs), cfg.images, cfg.duration, target(cfg))
+	if db := database(cfg); db != "" {
+		fmt.Fprintf(w, "database: %s\n", db)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	header := fmt.Sprintf("%-26s\t", "figure") + "median\t"
 	for i := range runs {

@@ -7,18 +7,26 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"glimpse/internal/catalog/sqlcat"
 )
 
 // fakeEnv makes the test binary act as a tiny Images API server, so that
 // the -binary path (start, readiness, SIGTERM, phases) is exercised without
 // a real glimpse build.
 const fakeEnv = "GLIMPSE_BENCH_FAKE_SERVER"
+
+// fakeRecordEnv names a file the fake server writes the [database]
+// connection of its --config file into, after it reached that database.
+const fakeRecordEnv = "GLIMPSE_BENCH_FAKE_RECORD"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(fakeEnv) == "1" {
@@ -35,8 +43,15 @@ func fakeServe(args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.String("data-dir", "", "")
 	listen := fs.String("listen", "", "")
-	if fs.Parse(args[1:]) != nil {
+	conf := fs.String("config", "", "")
+	if fs.Parse(args[1:]) != nil || fs.NArg() > 0 {
 		return 2
+	}
+	if *conf != "" {
+		if err := fakeUseDatabase(*conf); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
 	}
 	type image struct {
 		ID   string   `json:"id"`
@@ -112,6 +127,34 @@ func fakeServe(args []string) int {
 	return 0
 }
 
+// fakeUseDatabase reads [database] connection from the config file,
+// writes a table into that database, as glimpse would its schema, and
+// records the URL for the test.
+func fakeUseDatabase(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var conn string
+	for line := range strings.Lines(string(data)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "connection = "); ok {
+			conn = v
+		}
+	}
+	if !strings.HasPrefix(string(data), "[database]\n") || conn == "" {
+		return fmt.Errorf("config file without [database] connection: %q", data)
+	}
+	db, _, err := sqlcat.OpenRaw(conn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.Exec("CREATE TABLE images (id VARCHAR(36) PRIMARY KEY)"); err != nil {
+		return fmt.Errorf("%s: %w", conn, err)
+	}
+	return os.WriteFile(os.Getenv(fakeRecordEnv), []byte(conn), 0o600)
+}
+
 func TestMedian(t *testing.T) {
 	runs := []figures{
 		{CreatesC16: 100, GetP99Ms: 9, Errors: 1, ErrorsByPhase: map[string]int{"get": 1}},
@@ -152,4 +195,104 @@ func TestFreshRunAgainstFake(t *testing.T) {
 	if !f.RSSMeasured || f.IdleRSSMiB <= 0 || f.RSSAfterMiB <= 0 {
 		t.Errorf("RSS not measured: %+v", f)
 	}
+}
+
+// TestFreshRunOnServer runs the -binary path with -db postgresql and
+// mysql: each run's server must be handed a config file naming a new,
+// empty database of its own on that server, which must be gone after the
+// run.
+func TestFreshRunOnServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and runs timed phases")
+	}
+	for _, db := range []string{dbPostgreSQL, dbMySQL} {
+		t.Run(db, func(t *testing.T) {
+			serverURL := os.Getenv(dbServerEnv[db])
+			if serverURL == "" {
+				if os.Getenv("GLIMPSE_REQUIRE_BACKENDS") == "1" {
+					t.Fatalf("%s is not set and GLIMPSE_REQUIRE_BACKENDS=1", dbServerEnv[db])
+				}
+				t.Skipf("%s is not set: no %s server (scripts/db/start.sh starts one)", dbServerEnv[db], db)
+			}
+			t.Setenv(fakeEnv, "1")
+			record := t.TempDir() + "/conn"
+			t.Setenv(fakeRecordEnv, record)
+			cfg := config{binary: os.Args[0], images: 100, duration: 50 * time.Millisecond, db: db}
+			ctx := context.Background()
+			if _, err := checkDB(ctx, &cfg); err != nil {
+				t.Fatal(err)
+			}
+			if cfg.dbURL != serverURL {
+				t.Errorf("-db-url from the environment: got %q, want %q", cfg.dbURL, serverURL)
+			}
+			b := newBench(cfg.duration)
+			f, err := runFresh(ctx, b, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Errors != 0 || len(b.warnings()) != 0 {
+				t.Fatalf("errors %v (%s), warnings %v", f.ErrorsByPhase, f.FirstErrorText, b.warnings())
+			}
+			data, err := os.ReadFile(record)
+			if err != nil {
+				t.Fatalf("the server was not given a database: %v", err)
+			}
+			got, err := url.Parse(string(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			name := strings.TrimPrefix(got.Path, "/")
+			if !strings.HasPrefix(name, "glance_bench_") || len(name) != len("glance_bench_")+12 {
+				t.Errorf("database name: got %q, want glance_bench_<12 hex digits>", name)
+			}
+			want, _ := url.Parse(serverURL)
+			want.Path = got.Path
+			if got.String() != want.String() {
+				t.Errorf("database URL: got %q, want %q", got, want)
+			}
+			admin, _, err := sqlcat.OpenRaw(serverURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer admin.Close()
+			q := "SELECT COUNT(*) FROM pg_database WHERE datname = $1"
+			if db == dbMySQL {
+				q = "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = ?"
+			}
+			var n int
+			if err := admin.QueryRow(q, name).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n != 0 {
+				t.Errorf("database %s still exists after the run", name)
+			}
+		})
+	}
+}
+
+func TestCheckDB(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  config
+		want string
+	}{
+		{"unknown database", config{binary: "g", db: "oracle"}, `-db "oracle": want sqlite, postgresql or mysql`},
+		{"url on sqlite", config{binary: "g", db: dbSQLite, dbURL: "mysql://u:p@127.0.0.1/glance"}, "-db-url needs -db postgresql or -db mysql"},
+		{"server without binary", config{baseURL: "http://127.0.0.1:9292", db: dbPostgreSQL, dbURL: "postgresql://u:p@127.0.0.1/glance"}, "-db postgresql and -db mysql need -binary: a -url service has its own database"},
+		{"remote server", config{binary: "g", db: dbMySQL, dbURL: "mysql+pymysql://u:p@192.0.2.1:3306/glance"}, "-db-url host 192.0.2.1 is not a loopback address"},
+		{"wrong dialect", config{binary: "g", db: dbMySQL, dbURL: "postgresql://u:p@127.0.0.1:5432/glance"}, "-db-url postgresql://u:xxxxx@127.0.0.1:5432/glance is a postgresql URL, not mysql"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := checkDB(context.Background(), &tc.cfg)
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("got %v, want %s", err, tc.want)
+			}
+		})
+	}
+	t.Run("sqlite", func(t *testing.T) {
+		cfg := config{binary: "g", db: dbSQLite}
+		if _, err := checkDB(context.Background(), &cfg); err != nil {
+			t.Errorf("got %v, want no error", err)
+		}
+	})
 }
