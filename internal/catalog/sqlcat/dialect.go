@@ -88,8 +88,6 @@ var dialectFragments = map[dialect][][2]string{
 		{locationIDsAgg, `SELECT json_agg(id ORDER BY id)::text FROM image_locations WHERE image_id = ? AND deleted = false`},
 		{idsFromJSON, `(SELECT value FROM json_array_elements_text(?::json))`},
 		{"json_group_object(p.name, p.value)", "json_object_agg(p.name, p.value)::text"},
-		// PostgreSQL takes no ON after CROSS JOIN.
-		{"CROSS JOIN images ON", "JOIN images ON"},
 	},
 	mysqlDialect: {
 		{tagsAgg, `(SELECT JSON_ARRAYAGG(t.value ORDER BY t.id) FROM image_tags t

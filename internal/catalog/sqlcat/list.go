@@ -143,15 +143,15 @@ func (db *DB) ListImages(ctx context.Context, lq *catalog.ListQuery) ([]*image.I
 	if len(q.where) == 0 {
 		q.add("1=1") // an admin's listing of everything, deleted included
 	}
-	page := "SELECT images.id AS pid FROM images WHERE " + strings.Join(q.where, " AND ")
 	orderBy := ""
 	if len(order) > 0 {
 		orderBy = " ORDER BY " + strings.Join(order, ", ")
 	}
-	page += orderBy
+	body := " FROM images WHERE " + strings.Join(q.where, " AND ") + orderBy
 	if lq.Limit >= 0 {
-		page += fmt.Sprintf(" LIMIT %d", lq.Limit)
+		body += fmt.Sprintf(" LIMIT %d", lq.Limit)
 	}
+	page := "SELECT images.id AS pid" + body
 	if imgs, ok, err := db.cachedPage(ctx, page, q.args, lq.WithLocations); err != nil || ok {
 		return imgs, err
 	}
@@ -160,6 +160,12 @@ func (db *DB) ListImages(ctx context.Context, lq *catalog.ListQuery) ([]*image.I
 		cols += locationsColumn
 	}
 	stmt := "SELECT " + cols + " FROM (" + page + ") page CROSS JOIN images ON images.id = page.pid" + orderBy
+	if db.d == postgresDialect {
+		// PostgreSQL joins the page back by hashing the whole images
+		// table; in one level it runs the aggregates after the LIMIT,
+		// for the page's rows only.
+		stmt = "SELECT " + cols + body
+	}
 	rows, err := db.query(ctx, stmt, q.args...)
 	if err != nil {
 		return nil, mapErr(err)
