@@ -129,12 +129,6 @@ func (db *DB) ListImages(ctx context.Context, lq *catalog.ListQuery) ([]*image.I
 	order := make([]string, len(lq.Sort))
 	for i, k := range lq.Sort {
 		order[i] = "images." + k.Key + map[bool]string{true: " DESC", false: " ASC"}[k.Desc]
-		if db.d == postgresDialect && !notNullKeys[k.Key] {
-			// NULL is the smallest value, as SQLite and MySQL (and so
-			// Glance's pagination) have it; PostgreSQL's default is
-			// the largest.
-			order[i] += map[bool]string{true: " NULLS LAST", false: " NULLS FIRST"}[k.Desc]
-		}
 	}
 	// The page is chosen on the images table alone; the properties and
 	// tags are aggregated only for the rows on it. One statement still,
@@ -306,7 +300,6 @@ func scope(q *query, lq *catalog.ListQuery) {
 }
 
 // after adds the keyset condition "comes after the marker in this order".
-// NULL sorts as the smallest value, as SQLite orders it.
 func (db *DB) after(ctx context.Context, q *query, lq *catalog.ListQuery) error {
 	cols := make([]string, len(lq.Sort))
 	for i, k := range lq.Sort {
@@ -359,11 +352,18 @@ func (db *DB) after(ctx context.Context, q *query, lq *catalog.ListQuery) error 
 		q.add("("+strings.Join(cols, ", ")+") "+op+" ("+placeholders(len(cols))+")", vals...)
 		return nil
 	}
+	// Each database orders NULL as it does for Glance: the smallest value
+	// on SQLite and MySQL, the largest on PostgreSQL. Paging follows the
+	// same order, so every image is listed once whatever the database.
+	nullLargest := db.d == postgresDialect
 	var ors []string
 	var args []any
 	for i := range cols {
-		if lq.Sort[i].Desc && vals[i] == nil {
-			continue // nothing sorts below NULL
+		// nullsLast: in this key's direction NULLs come after every
+		// value.
+		nullsLast := lq.Sort[i].Desc != nullLargest
+		if vals[i] == nil && nullsLast {
+			continue // nothing sorts after NULL
 		}
 		var and []string
 		for j := 0; j < i; j++ {
@@ -374,14 +374,18 @@ func (db *DB) after(ctx context.Context, q *query, lq *catalog.ListQuery) error 
 				args = append(args, vals[j])
 			}
 		}
+		cmp := " > ?"
+		if lq.Sort[i].Desc {
+			cmp = " < ?"
+		}
 		switch {
-		case !lq.Sort[i].Desc && vals[i] == nil:
+		case vals[i] == nil:
 			and = append(and, cols[i]+" IS NOT NULL")
-		case !lq.Sort[i].Desc:
-			and = append(and, cols[i]+" > ?")
+		case nullsLast:
+			and = append(and, "("+cols[i]+cmp+" OR "+cols[i]+" IS NULL)")
 			args = append(args, vals[i])
 		default:
-			and = append(and, "("+cols[i]+" < ? OR "+cols[i]+" IS NULL)")
+			and = append(and, cols[i]+cmp)
 			args = append(args, vals[i])
 		}
 		ors = append(ors, "("+strings.Join(and, " AND ")+")")
