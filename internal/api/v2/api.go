@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"glimpse/internal/api/httperr"
+	"glimpse/internal/api/wirejson"
 	"glimpse/internal/auth"
 	"glimpse/internal/image"
 	"glimpse/internal/imageops"
@@ -142,6 +143,13 @@ func allowFor(r *http.Request) string {
 		return "GET, PUT"
 	}
 	return "GET, PATCH, DELETE"
+}
+
+// writeUnicodeJSON writes an image, member or task document as Glance
+// does, with non-ASCII characters as UTF-8 (ensure_ascii=False); other
+// documents keep the \u escapes of Glance's default serializer.
+func writeUnicodeJSON(w http.ResponseWriter, status int, body []byte) {
+	writeJSON(w, status, wirejson.Unescaped(body))
 }
 
 func writeJSON(w http.ResponseWriter, status int, body []byte) {

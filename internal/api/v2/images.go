@@ -78,7 +78,7 @@ func (a *API) createImage(w http.ResponseWriter, r *http.Request) error {
 		}
 		w.Header().Set("OpenStack-image-store-ids", strings.Join(ids, ","))
 	}
-	writeJSON(w, http.StatusCreated, a.imageView(r, img))
+	writeUnicodeJSON(w, http.StatusCreated, a.imageView(r, img))
 	return nil
 }
 
@@ -87,7 +87,7 @@ func (a *API) showImage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, a.imageView(r, img))
+	writeUnicodeJSON(w, http.StatusOK, a.imageView(r, img))
 	return nil
 }
 
@@ -112,7 +112,7 @@ func (a *API) listImages(w http.ResponseWriter, r *http.Request) error {
 	if next != "" {
 		o.String("next", next)
 	}
-	writeJSON(w, http.StatusOK, o.Bytes())
+	writeUnicodeJSON(w, http.StatusOK, o.Bytes())
 	return nil
 }
 

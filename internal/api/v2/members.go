@@ -43,7 +43,7 @@ func (a *API) addMember(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, memberJSON(mem))
+	writeUnicodeJSON(w, http.StatusOK, memberJSON(mem))
 	return nil
 }
 
@@ -56,7 +56,7 @@ func (a *API) listMembers(w http.ResponseWriter, r *http.Request) error {
 	for i, m := range ms {
 		items[i] = memberJSON(m)
 	}
-	writeJSON(w, http.StatusOK, wirejson.NewObject().RawBytes("members", wirejson.Array(items)).
+	writeUnicodeJSON(w, http.StatusOK, wirejson.NewObject().RawBytes("members", wirejson.Array(items)).
 		String("schema", "/v2/schemas/members").Bytes())
 	return nil
 }
@@ -66,7 +66,7 @@ func (a *API) showMember(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, memberJSON(m))
+	writeUnicodeJSON(w, http.StatusOK, memberJSON(m))
 	return nil
 }
 
@@ -94,7 +94,7 @@ func (a *API) updateMember(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, memberJSON(mem))
+	writeUnicodeJSON(w, http.StatusOK, memberJSON(mem))
 	return nil
 }
 

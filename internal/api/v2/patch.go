@@ -200,7 +200,7 @@ func (a *API) updateImage(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, a.imageView(r, img))
+		writeUnicodeJSON(w, http.StatusOK, a.imageView(r, img))
 		return nil
 	}
 	attemptedTags := -1
@@ -230,7 +230,7 @@ func (a *API) updateImage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, a.imageView(r, img))
+	writeUnicodeJSON(w, http.StatusOK, a.imageView(r, img))
 	return nil
 }
 
@@ -254,7 +254,7 @@ func (a *API) updateLocations(w http.ResponseWriter, r *http.Request, mediaType 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, a.imageView(r, img))
+	writeUnicodeJSON(w, http.StatusOK, a.imageView(r, img))
 	return nil
 }
 

@@ -75,7 +75,7 @@ func (a *API) listTasks(w http.ResponseWriter, r *http.Request) error {
 	if next != "" {
 		o.String("next", "/v2/tasks"+strings.TrimPrefix(next, "/v2/images"))
 	}
-	writeJSON(w, http.StatusOK, o.Bytes())
+	writeUnicodeJSON(w, http.StatusOK, o.Bytes())
 	return nil
 }
 
@@ -186,7 +186,7 @@ func (a *API) showTask(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, taskJSON(t))
+	writeUnicodeJSON(w, http.StatusOK, taskJSON(t))
 	return nil
 }
 
@@ -238,7 +238,7 @@ func (a *API) createTask(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Location", "/v2/tasks/"+t.ID)
-	writeJSON(w, http.StatusCreated, taskJSON(t))
+	writeUnicodeJSON(w, http.StatusCreated, taskJSON(t))
 	return nil
 }
 

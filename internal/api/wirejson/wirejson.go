@@ -1,12 +1,16 @@
 // Package wirejson writes JSON as Glance's responses spell it: object keys
-// in a chosen order, ", " and ": " separators, non-ASCII escaped. Clients do
-// not depend on the spelling, but byte-comparable responses make
-// differences with Glance easy to spot.
+// in a chosen order, ", " and ": " separators, non-ASCII escaped as Python's
+// json.dumps does by default — or, through Unescaped, written as UTF-8, as
+// Glance's image, member and task documents have it. Clients do not depend
+// on the spelling, but byte-comparable responses make differences with
+// Glance easy to spot.
 package wirejson
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -91,13 +95,97 @@ func (o *Object) RawBytes(k string, raw []byte) *Object {
 	return o
 }
 
-// Value adds any value through encoding/json, re-spaced.
+// Value adds any value through encoding/json, re-spaced and escaped as
+// AppendString escapes.
 func (o *Object) Value(k string, v any) *Object {
-	b, err := json.Marshal(v)
-	if err != nil {
-		b = []byte("null")
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // Python leaves <, > and & alone
+	b := []byte("null")
+	if enc.Encode(v) == nil {
+		b = escapeNonASCII(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 	}
 	return o.RawBytes(k, Respace(b))
+}
+
+// escapeNonASCII rewrites the non-ASCII characters of a JSON text (they
+// can only be inside strings) as AppendString writes them.
+func escapeNonASCII(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			out = append(out, b[i])
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		out = appendRune(out, r)
+		i += size
+	}
+	return out
+}
+
+// Unescaped rewrites a document of this package's (ASCII-only) spelling the
+// way Python's json.dumps(..., ensure_ascii=False) spells it: every \u
+// escape of a character from U+007F up becomes that character in UTF-8;
+// quotes, backslashes and control characters stay escaped.
+func Unescaped(b []byte) []byte {
+	if !bytes.Contains(b, []byte("\\u")) {
+		return b
+	}
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); {
+		c := b[i]
+		if c != '\\' || i+1 >= len(b) {
+			out = append(out, c)
+			i++
+			continue
+		}
+		if b[i+1] != 'u' || i+6 > len(b) {
+			out = append(out, c, b[i+1]) // a two-character escape
+			i += 2
+			continue
+		}
+		r, ok := hex4(b[i+2 : i+6])
+		if !ok || r < 0x7f {
+			out = append(out, b[i:i+6]...)
+			i += 6
+			continue
+		}
+		n := 6
+		if utf16.IsSurrogate(r) {
+			lo, ok := rune(0), false
+			if i+12 <= len(b) && b[i+6] == '\\' && b[i+7] == 'u' {
+				lo, ok = hex4(b[i+8 : i+12])
+			}
+			if r = utf16.DecodeRune(r, lo); !ok || r == utf8.RuneError {
+				out = append(out, b[i:i+6]...) // a lone surrogate stays escaped
+				i += 6
+				continue
+			}
+			n = 12
+		}
+		out = utf8.AppendRune(out, r)
+		i += n
+	}
+	return out
+}
+
+func hex4(h []byte) (rune, bool) {
+	var r rune
+	for _, c := range h {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
 }
 
 // Bytes closes the object and returns it.
@@ -135,6 +223,10 @@ func AppendString(b []byte, s string) []byte {
 				b = append(b, '\\', 'r')
 			case c == '\t':
 				b = append(b, '\\', 't')
+			case c == '\b':
+				b = append(b, '\\', 'b')
+			case c == '\f':
+				b = append(b, '\\', 'f')
 			case c < 0x20 || c == 0x7f:
 				b = appendU(b, rune(c))
 			default:
@@ -144,16 +236,20 @@ func AppendString(b []byte, s string) []byte {
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		if r > 0xffff {
-			r -= 0x10000
-			b = appendU(b, 0xd800+(r>>10))
-			b = appendU(b, 0xdc00+(r&0x3ff))
-		} else {
-			b = appendU(b, r)
-		}
+		b = appendRune(b, r)
 		i += size
 	}
 	return append(b, '"')
+}
+
+// appendRune escapes one non-ASCII rune, as a surrogate pair above the BMP.
+func appendRune(b []byte, r rune) []byte {
+	if r > 0xffff {
+		r -= 0x10000
+		b = appendU(b, 0xd800+(r>>10))
+		return appendU(b, 0xdc00+(r&0x3ff))
+	}
+	return appendU(b, r)
 }
 
 func appendU(b []byte, r rune) []byte {

@@ -69,3 +69,39 @@ func isValidUTF8(s string) bool {
 	}
 	return true
 }
+
+// Unescaped spells documents as Python's json.dumps(..., ensure_ascii=False)
+// does; the wants are Python's own output for the same values.
+func TestUnescaped(t *testing.T) {
+	for _, tc := range []struct {
+		name, value, want string
+	}{
+		{"ascii", "plain", `{"k": "plain"}`},
+		{"latin and symbols", "ünïcødé ✓ text", `{"k": "ünïcødé ✓ text"}`},
+		{"above the BMP", "emoji 😀", `{"k": "emoji 😀"}`},
+		{"controls stay escaped", "a\nb\tc\x01\b\f", `{"k": "a\nb\tc\u0001\b\f"}`},
+		{"DEL is written as is", "x\x7fy", "{\"k\": \"x\x7fy\"}"},
+		{"quotes and backslashes", `say "hi" \ bye`, `{"k": "say \"hi\" \\ bye"}`},
+		{"an escape spelled out in the text", `\u00e9 and \\u00e9`, `{"k": "\\u00e9 and \\\\u00e9"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := string(Unescaped(NewObject().String("k", tc.value).Bytes()))
+			if got != tc.want {
+				t.Errorf("got %s, want %s", got, tc.want)
+			}
+			var back map[string]string
+			if err := json.Unmarshal([]byte(got), &back); err != nil || back["k"] != tc.value {
+				t.Errorf("decodes to %q (%v), want %q", back["k"], err, tc.value)
+			}
+		})
+	}
+	// Value goes through encoding/json: the same spelling, no HTML escapes.
+	got := string(Unescaped(NewObject().Value("m", map[string]string{"a": "<é>&"}).Bytes()))
+	if want := `{"m": {"a": "<é>&"}}`; got != want {
+		t.Errorf("Value: got %s, want %s", got, want)
+	}
+	got = string(NewObject().Value("m", map[string]string{"a": "<é>&"}).Bytes())
+	if want := `{"m": {"a": "<\u00e9>&"}}`; got != want {
+		t.Errorf("Value, escaped: got %s, want %s", got, want)
+	}
+}
