@@ -57,11 +57,11 @@ func locationsWhere(d dialect, cond string) string {
 	case postgresDialect:
 		return `(SELECT json_agg(json_build_object('id', l.id, 'url', l.value, 'status', l.status,
    'metadata', l.meta_data) ORDER BY l.id)::text
-  FROM image_locations l WHERE l.image_id = images.id AND l.` + cond + `)`
+  FROM image_locations l WHERE l.image_id = images.id AND +l.` + cond + `)`
 	case mysqlDialect:
 		return `(SELECT JSON_ARRAYAGG(JSON_OBJECT('id', l.id, 'url', l.value, 'status', l.status,
    'metadata', l.meta_data) ORDER BY l.id)
-  FROM image_locations l WHERE l.image_id = images.id AND l.` + cond + `)`
+  FROM image_locations l WHERE l.image_id = images.id AND +l.` + cond + `)`
 	}
 	return `(SELECT json_group_array(json_object('id', l.id, 'url', l.value, 'status', l.status,
    'metadata', CASE WHEN json_valid(l.meta_data) THEN json(l.meta_data) ELSE json('{}') END))
@@ -84,15 +84,15 @@ func init() {
 var dialectFragments = map[dialect][][2]string{
 	postgresDialect: {
 		{tagsAgg, `(SELECT json_agg(t.value ORDER BY t.id)::text FROM image_tags t
-   WHERE t.image_id = images.id AND t.deleted = false)`},
-		{locationIDsAgg, `SELECT json_agg(id ORDER BY id)::text FROM image_locations WHERE image_id = ? AND deleted = false`},
+   WHERE t.image_id = images.id AND +t.deleted = 0)`},
+		{locationIDsAgg, `SELECT json_agg(id ORDER BY id)::text FROM image_locations WHERE image_id = ? AND +deleted = 0`},
 		{idsFromJSON, `(SELECT value FROM json_array_elements_text(?::json))`},
 		{"json_group_object(p.name, p.value)", "json_object_agg(p.name, p.value)::text"},
 	},
 	mysqlDialect: {
 		{tagsAgg, `(SELECT JSON_ARRAYAGG(t.value ORDER BY t.id) FROM image_tags t
-   WHERE t.image_id = images.id AND t.deleted = 0)`},
-		{locationIDsAgg, `SELECT JSON_ARRAYAGG(id ORDER BY id) FROM image_locations WHERE image_id = ? AND deleted = 0`},
+   WHERE t.image_id = images.id AND +t.deleted = 0)`},
+		{locationIDsAgg, `SELECT JSON_ARRAYAGG(id ORDER BY id) FROM image_locations WHERE image_id = ? AND +deleted = 0`},
 		{idsFromJSON, `(SELECT value FROM JSON_TABLE(?, '$[*]' COLUMNS (value VARCHAR(36) PATH '$')) ids)`},
 		{"json_group_object(p.name, p.value)", "JSON_OBJECTAGG(p.name, p.value)"},
 	},
