@@ -347,29 +347,11 @@ func startGlanceAPI(t *testing.T, s *diSite, port int) *diProcess {
 			p.showLogs(t, " ERROR ")
 		}
 	})
-	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		select {
-		case <-p.done:
-			p.showLogs(t, "")
-			t.Fatalf("glance-api exited during start-up: %v", cmd.ProcessState)
-		default:
-		}
-		resp, err := client.Get(p.url + "/versions")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
-			err = fmt.Errorf("status %d", resp.StatusCode)
-		}
-		if time.Now().After(deadline) {
-			p.showLogs(t, "")
-			t.Fatalf("glance-api: GET %s/versions never answered 200 within 90 s: %v", p.url, err)
-		}
-		time.Sleep(200 * time.Millisecond)
+	if err := waitVersions(p.url, 90*time.Second, p.done); err != nil {
+		p.showLogs(t, "")
+		t.Fatalf("glance-api: %v", err)
 	}
+	return p
 }
 
 // showLogs shows the end of glance-api's logs that contain mark ("" for

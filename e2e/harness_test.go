@@ -172,18 +172,33 @@ func startGlimpse(t *testing.T, bin, dataDir string, extra ...string) *glimpsePr
 		t.Fatalf("glimpse serve did not report its address within 30 s:\n%s", p.logs.String())
 	}
 
-	deadline := time.Now().Add(15 * time.Second)
+	if err := waitVersions(p.url, 15*time.Second, p.done); err != nil {
+		t.Fatalf("glimpse: %v", err)
+	}
+	return p
+}
+
+// waitVersions polls base/versions until it answers 200, or fails when the
+// process serving it ends (done closes) or timeout passes.
+func waitVersions(base string, timeout time.Duration, done <-chan struct{}) error {
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(timeout)
 	for {
-		resp, err := http.Get(p.url + "/versions")
+		select {
+		case <-done:
+			return errors.New("the process exited during start-up")
+		default:
+		}
+		resp, err := client.Get(base + "/versions")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return p
+				return nil
 			}
 			err = fmt.Errorf("status %d", resp.StatusCode)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("GET %s/versions never answered 200: %v", p.url, err)
+			return fmt.Errorf("GET %s/versions never answered 200 within %v: %w", base, timeout, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

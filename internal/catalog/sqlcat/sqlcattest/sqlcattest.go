@@ -2,7 +2,6 @@
 package sqlcattest
 
 import (
-	"context"
 	"path/filepath"
 	"testing"
 
@@ -13,14 +12,5 @@ import (
 // closed when the test ends.
 func Open(t testing.TB) *sqlcat.DB {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlcat.Open(ctx, filepath.Join(t.TempDir(), "glance.sqlite"))
-	if err != nil {
-		t.Fatalf("sqlcat.Open: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, _, err := db.Sync(ctx); err != nil {
-		t.Fatalf("Sync: %v", err)
-	}
-	return db
+	return OpenURL(t, "sqlite:///"+filepath.Join(t.TempDir(), "glance.sqlite"))
 }
