@@ -377,6 +377,9 @@ func TestLocationsReplace(t *testing.T) {
 		map[string]any{"url": b, "metadata": map[string]any{"k": "2"}},
 		map[string]any{"url": a, "metadata": map[string]any{"k": "1"}},
 	}}).want(t, "replace metadata", http.StatusOK).object(t)
+	if img["status"] != "active" || img["size"] != float64(len(data)) {
+		t.Errorf("after a metadata replace: status %v size %v, want active and %d", img["status"], img["size"], len(data))
+	}
 	if got := locationsOf(t, admin.show(t, id)); len(got) != 2 {
 		t.Fatalf("after a metadata replace: %v", got)
 	}

@@ -593,6 +593,9 @@ func TestTaskLegacyImportSSRF(t *testing.T) {
 			} else {
 				r.wantError(t, localhost, http.StatusBadRequest, "URI for legacy import task does not pass filtering: "+localhost, "")
 			}
+			if after := h.catalogState(t); !bytes.Equal(before, after) {
+				t.Errorf("%s: images before %s, after %s; want none left", localhost, before, after)
+			}
 			before = h.catalogState(t)
 			for _, uri := range []string{
 				"http://127.0.0.1:" + p + "/image",
