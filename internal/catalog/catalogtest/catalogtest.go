@@ -48,6 +48,7 @@ func Run(t *testing.T, newCatalog func(t *testing.T) catalog.Catalog) {
 		{"UpdateBaseColumns", testUpdateBaseColumns},
 		{"UpdateWritesOnlyDifferences", testUpdateWritesOnlyDifferences},
 		{"UpdatePropertiesAndTags", testUpdatePropertiesAndTags},
+		{"NamesThatCollate", testNamesThatCollate},
 		{"UpdateStaleStatus", testUpdateStaleStatus},
 		{"UpdateMissingOrDeleted", testUpdateMissingOrDeleted},
 		{"UpdateConcurrentStatusChange", testUpdateConcurrentStatusChange},

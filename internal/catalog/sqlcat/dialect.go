@@ -110,6 +110,10 @@ var (
 	// which MySQL spells ON DUPLICATE KEY UPDATE.
 	upsertHead  = regexp.MustCompile(`ON CONFLICT \([^)]*\) DO UPDATE SET`)
 	excludedCol = regexp.MustCompile(`excluded\.([a-z_]+)`)
+	// exactMatch is a property or tag row picked by its unqualified name
+	// or value (the list filters qualify theirs, and stay as Glance has
+	// them on MySQL: case-blind).
+	exactMatch = regexp.MustCompile(`\bAND (name|value) = \?`)
 )
 
 // translator turns SQLite statements into the dialect's, remembering the
@@ -179,6 +183,10 @@ func translate(d dialect, q string) string {
 		})
 		q = numberPlaceholders(q)
 	case mysqlDialect:
+		// Glance's MySQL tables compare text without case, accents or
+		// trailing blanks; a write that picks its property or tag row
+		// by name or value must pick exactly that one.
+		q = exactMatch.ReplaceAllString(q, "AND $1 = BINARY ?")
 		if upsertHead.MatchString(q) {
 			q = upsertHead.ReplaceAllString(q, "ON DUPLICATE KEY UPDATE")
 			q = excludedCol.ReplaceAllString(q, "VALUES($1)")

@@ -212,6 +212,12 @@ func (db *DB) CreateImage(ctx context.Context, img *image.Image) error {
 
 func setProperties(ctx context.Context, tx *wtx, id string, props map[string]*string, now string) error {
 	for _, k := range slices.Sorted(maps.Keys(props)) {
+		if tx.d == mysqlDialect {
+			if err := setPropertyMySQL(ctx, tx, id, k, props[k], now); err != nil {
+				return err
+			}
+			continue
+		}
 		// A property removed earlier keeps its (soft-deleted) row under
 		// the unique (image_id, name) key, as in Glance: revive it.
 		_, err := tx.ExecContext(ctx, `INSERT INTO image_properties
@@ -224,6 +230,33 @@ func setProperties(ctx context.Context, tx *wtx, id string, props map[string]*st
 		}
 	}
 	return nil
+}
+
+// setPropertyMySQL sets one property on MySQL, whose Glance tables compare
+// names without case, accents or trailing blanks: an upsert there would
+// overwrite "Foo" when asked for "foo". A soft-deleted row of a name that
+// collates the same is revived under the new spelling; a live one refuses
+// the request (Glance's database refuses it too, with a duplicate key).
+func setPropertyMySQL(ctx context.Context, tx *wtx, id, name string, value *string, now string) error {
+	var stored string
+	var deleted bool
+	// name first: "AND name = ?" would compare bytes (see translate).
+	err := tx.QueryRowContext(ctx, `SELECT name, deleted FROM image_properties
+ WHERE name = ? AND image_id = ?`, name, id).Scan(&stored, &deleted)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		_, err = tx.ExecContext(ctx, `INSERT INTO image_properties
+ (image_id, name, value, created_at, updated_at, deleted_at, deleted) VALUES (?,?,?,?,?,NULL,false)`,
+			id, name, nullStr(value), now, now)
+		return mapErr(err)
+	case err != nil:
+		return mapErr(err)
+	case stored != name && !deleted:
+		return fmt.Errorf("%w: property %q is the same name as %q to this database", catalog.ErrInvalid, name, stored)
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE image_properties SET name = ?, value = ?, updated_at = ?,
+ deleted = 0, deleted_at = NULL WHERE image_id = ? AND name = ?`, name, nullStr(value), now, id, stored)
+	return mapErr(err)
 }
 
 func addTags(ctx context.Context, tx *wtx, id string, tags []string, now string) error {
