@@ -451,6 +451,10 @@ func TestGophercloudListFilters(t *testing.T) {
 		{"unknown key filters as a property", rawQuery("zzz=1"), []string{}},
 		{"min_ram", rawQuery("min_ram=512"), d("alpha")},
 		{"min_ram_min", rawQuery("min_ram_min=1"), d("alpha")},
+		// Bounds past 32 bits, though the columns are 32-bit integers.
+		{"min_disk_max past 32 bits", rawQuery("min_disk_max=99999999999"), d("alpha", "beta", "act", "big")},
+		{"min_ram_min below 32 bits", rawQuery("min_ram_min=-99999999999"), d("alpha", "beta", "act", "big")},
+		{"min_ram past 32 bits", rawQuery("min_ram=99999999999"), []string{}},
 		{"checksum", rawQuery("checksum=" + strings.Repeat("b", 32)), d("big")},
 		{"member_status is ignored for admins", rawQuery("member_status=pending"), d("alpha", "beta", "act", "big")},
 	} {

@@ -40,6 +40,20 @@ var timeOps = map[string]string{"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", 
 // notNullKeys are sort keys whose column cannot be NULL.
 var notNullKeys = map[string]bool{"id": true, "status": true, "created_at": true}
 
+// intColumns are the image columns of SQL integer types.
+var intColumns = map[string]bool{"min_ram": true, "min_disk": true, "size": true, "virtual_size": true}
+
+// intParam is the placeholder for a value compared with column col. pgx
+// sends a parameter in the column's own type, and min_ram and min_disk are
+// 32-bit there: a bound past that range (which Glance takes) would fail
+// to encode rather than match nothing or everything.
+func (db *DB) intParam(col string) string {
+	if db.d == postgresDialect && intColumns[col] {
+		return "CAST(? AS BIGINT)"
+	}
+	return "?"
+}
+
 // visibleTo is the condition under which an image may be shown to a
 // caller at all (Glance's is_image_visible): admins see everything, others
 // their own, public and community images, and shared images they are a
@@ -85,7 +99,7 @@ func (db *DB) ListImages(ctx context.Context, lq *catalog.ListQuery) ([]*image.I
 		if !equalColumns[col] {
 			return nil, fmt.Errorf("list images: cannot filter on %q", col)
 		}
-		q.add("images."+col+" = ?", lq.Equal[col])
+		q.add("images."+col+" = "+db.intParam(col), lq.Equal[col])
 	}
 	for _, t := range lq.Tags {
 		q.add(`EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = images.id AND t.value = ? AND +t.deleted = 0)`, t)
@@ -107,7 +121,7 @@ func (db *DB) ListImages(ctx context.Context, lq *catalog.ListQuery) ([]*image.I
 		if !catalog.RangeColumns[col] {
 			return nil, fmt.Errorf("list images: cannot bound %q", k)
 		}
-		q.add("images."+col+" "+op+" ?", lq.Ranges[k])
+		q.add("images."+col+" "+op+" "+db.intParam(col), lq.Ranges[k])
 	}
 	for _, tf := range lq.Times {
 		op, ok := timeOps[tf.Op]

@@ -73,7 +73,7 @@ const serverRetries = 8
 func OpenURL(ctx context.Context, conn string, opt Options) (*DB, error) {
 	scheme, _, ok := strings.Cut(conn, "://")
 	if !ok {
-		return nil, fmt.Errorf("[database] connection %q is not a URL", redact(conn))
+		return nil, errors.New("[database] connection is not a URL (want, for example, postgresql://user:password@host/glance)")
 	}
 	backend, driverName, _ := strings.Cut(scheme, "+")
 	switch backend {
@@ -126,10 +126,34 @@ func OpenRaw(conn string) (*sql.DB, string, error) {
 	return sqldb, d.String(), err
 }
 
+// escapeStrayPercents escapes a % in the user name or password that does
+// not start an escape: SQLAlchemy takes such a password as written, Go's URL
+// parsers refuse it.
+func escapeStrayPercents(rest string) string {
+	at := strings.LastIndexByte(rest, '@')
+	if at < 0 || !strings.Contains(rest[:at], "%") {
+		return rest
+	}
+	var b strings.Builder
+	for i := 0; i < at; i++ {
+		if rest[i] == '%' && (i+2 >= at || !isHex(rest[i+1]) || !isHex(rest[i+2])) {
+			b.WriteString("%25")
+			continue
+		}
+		b.WriteByte(rest[i])
+	}
+	return b.String() + rest[at:]
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
 func openRaw(conn string) (dialect, *sql.DB, error) {
 	scheme, rest, ok := strings.Cut(conn, "://")
+	rest = escapeStrayPercents(rest)
 	if !ok {
-		return 0, nil, fmt.Errorf("[database] connection %q is not a URL", redact(conn))
+		return 0, nil, errors.New("[database] connection is not a URL (want, for example, postgresql://user:password@host/glance)")
 	}
 	backend, driverName, _ := strings.Cut(scheme, "+")
 	switch backend {
@@ -161,11 +185,23 @@ func openRaw(conn string) (dialect, *sql.DB, error) {
 
 // redact hides the password of a connection URL in messages.
 func redact(conn string) string {
-	if u, err := url.Parse(conn); err == nil && u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	if u, err := url.Parse(conn); err == nil {
+		if u.User != nil {
+			if _, ok := u.User.Password(); ok {
+				u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			}
+		}
+		if q := u.Query(); q.Has("password") {
+			q.Set("password", "xxxxx")
+			u.RawQuery = q.Encode()
 		}
 		return u.String()
+	}
+	// Not a URL Go parses (a raw % in the password, say): keep only
+	// what comes after the last @, which holds no credentials.
+	if i := strings.LastIndexByte(conn, '@'); i >= 0 {
+		scheme, _, _ := strings.Cut(conn, "://")
+		return scheme + "://xxxxx@" + conn[i+1:]
 	}
 	return conn
 }
@@ -236,6 +272,10 @@ func mysqlConfig(rest string) (*mysql.Config, error) {
 		// oslo.db's default mysql_sql_mode: errors, never silent
 		// truncation.
 		"sql_mode": "'TRADITIONAL'",
+		// JSON_ARRAYAGG (an image's tags and locations) is cut at
+		// this length without an error; the default is 1 MiB, some
+		// configurations set 1 KiB.
+		"group_concat_max_len": "67108864",
 	}
 	charset := "utf8"
 	for k, vs := range u.Query() {
@@ -306,7 +346,7 @@ func openServer(ctx context.Context, d dialect, sqldb *sql.DB, opt Options) (*DB
 		if err == nil {
 			break
 		}
-		if opt.MaxRetries >= 0 && attempt >= opt.MaxRetries || ctx.Err() != nil {
+		if opt.MaxRetries >= 0 && attempt >= opt.MaxRetries || ctx.Err() != nil || refused(err) {
 			sqldb.Close()
 			return nil, fmt.Errorf("open catalog on %s: %w", d, err)
 		}
@@ -318,6 +358,21 @@ func openServer(ctx context.Context, d dialect, sqldb *sql.DB, opt Options) (*DB
 		}
 	}
 	return &DB{sql: sqldb, d: d, tr: newTranslator(d), retries: serverRetries}, nil
+}
+
+// refused reports whether the server answered and said no (a wrong
+// password, an unknown database): waiting will not change that, so the
+// start fails at once instead of after max_retries × retry_interval.
+func refused(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "28P01" || pe.Code == "28000" || pe.Code == "3D000"
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return me.Number == 1045 || me.Number == 1044 || me.Number == 1049
+	}
+	return false
 }
 
 // Dialect names the database the catalog is on: sqlite, postgresql or
@@ -381,8 +436,15 @@ func mapServerErr(err error) (error, bool) {
 		switch {
 		case pe.Code == "23505":
 			return fmt.Errorf("%w: %w", catalog.ErrDuplicate, err), true
-		case pe.Code == "40P01", pe.Code == "40001":
+		case pe.Code == "40P01", pe.Code == "40001", pe.Code == "55P03":
+			// Deadlock, serialization failure, lock_timeout.
 			return retry()
+		case pe.Code == "57014":
+			// statement_timeout.
+			return unavailable()
+		case pe.Code == "22008":
+			// A time out of the database's range.
+			return fmt.Errorf("%w: %s", catalog.ErrInvalid, pe.Message), true
 		case pe.Code == "22001", pe.Code == "22021", pe.Code == "22P02", pe.Code == "54000":
 			// Too long, bad encoding, not in the enum, too large.
 			return fmt.Errorf("%w: %s", catalog.ErrInvalid, pe.Message), true

@@ -76,6 +76,8 @@ func TestConnectionURLs(t *testing.T) {
 		{"mysql+oursql://glance:pw@db/glance", "unknown MySQL driver"},
 		{"oracle://glance:pw@db/glance", "unsupported database"},
 		{"glance.sqlite", "not a URL"},
+		{"glance:pw@db/glance", "not a URL"},
+		{"postgresql://glance:p%ws@db/glance", ""},
 	} {
 		err := CheckURL(tc.url)
 		if (err == nil) != (tc.err == "") || err != nil && !strings.Contains(err.Error(), tc.err) {
@@ -84,5 +86,23 @@ func TestConnectionURLs(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), ":pw@") {
 			t.Errorf("CheckURL(%q): the error shows the password: %v", tc.url, err)
 		}
+	}
+}
+
+func TestRedact(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgresql://glance:pw@db/glance":                   "postgresql://glance:xxxxx@db/glance",
+		"postgresql://glance@db/glance?password=pw":          "postgresql://glance@db/glance?password=xxxxx",
+		"mysql+pymysql://glance:p%ss@db/glance?charset=utf8": "mysql+pymysql://xxxxx@db/glance?charset=utf8",
+		"sqlite:////var/lib/glance/glance.sqlite":            "sqlite:////var/lib/glance/glance.sqlite",
+	} {
+		if got := redact(in); got != want {
+			t.Errorf("redact(%q): got %q, want %q", in, got, want)
+		}
+	}
+	// A stray % in a password is taken as SQLAlchemy takes it.
+	cfg, err := mysqlConfig(escapeStrayPercents("glance:p%ss%41@db/glance"))
+	if err != nil || cfg.Passwd != "p%ssA" {
+		t.Errorf("password with a stray %%: got %q (%v), want p%%ssA", cfg.Passwd, err)
 	}
 }
