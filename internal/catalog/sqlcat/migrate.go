@@ -154,6 +154,16 @@ func CheckVersion(rev string) error {
 // refuses schemas older than MinRevision (upgrade those with
 // glance-manage first) and newer than HeadRevision.
 func (db *DB) Sync(ctx context.Context) (from, to string, err error) {
+	if db.d != sqliteDialect {
+		// Two glimpse processes starting on one empty database (or two
+		// operators) must not both create the schema: the second waits,
+		// then finds it made.
+		release, err := db.schemaLock(ctx)
+		if err != nil {
+			return "", "", fmt.Errorf("lock the schema: %w", err)
+		}
+		defer release()
+	}
 	from, err = db.Version(ctx)
 	if err != nil {
 		return "", "", err
@@ -243,4 +253,40 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// schemaLockKey names the lock schema changes hold on a database server.
+const schemaLockKey = "glimpse-schema"
+
+// schemaLock takes the server's named lock for schema changes on a
+// connection of its own, held until release is called.
+func (db *DB) schemaLock(ctx context.Context) (release func(), err error) {
+	conn, err := db.sql.Conn(ctx)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	take, give := `SELECT pg_advisory_lock(hashtext('`+schemaLockKey+`'))`, `SELECT pg_advisory_unlock(hashtext('`+schemaLockKey+`'))`
+	if db.d == mysqlDialect {
+		take, give = `SELECT GET_LOCK('`+schemaLockKey+`', 600)`, `SELECT RELEASE_LOCK('`+schemaLockKey+`')`
+	}
+	if db.d == postgresDialect {
+		if _, err := conn.ExecContext(ctx, take); err != nil {
+			conn.Close()
+			return nil, mapErr(err)
+		}
+	} else {
+		var got sql.NullInt64
+		if err := conn.QueryRowContext(ctx, take).Scan(&got); err != nil {
+			conn.Close()
+			return nil, mapErr(err)
+		}
+		if got.Int64 != 1 {
+			conn.Close()
+			return nil, errors.New("timed out waiting for another schema change")
+		}
+	}
+	return func() {
+		conn.ExecContext(context.WithoutCancel(ctx), give)
+		conn.Close()
+	}, nil
 }

@@ -149,3 +149,37 @@ func TestSilentServer(t *testing.T) {
 		})
 	}
 }
+
+// Two glimpse processes starting together on one empty database: one makes
+// the schema, the other waits and finds it made; neither fails.
+func TestConcurrentSync(t *testing.T) {
+	for _, backend := range sqlcattest.Backends {
+		t.Run(backend, func(t *testing.T) {
+			url := sqlcattest.FreshURL(t, backend)
+			var wg sync.WaitGroup
+			froms := make([]string, 3)
+			errs := make([]error, 3)
+			for i := range froms {
+				db, err := sqlcat.OpenURL(t.Context(), url, sqlcat.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { db.Close() })
+				wg.Go(func() { froms[i], _, errs[i] = db.Sync(t.Context()) })
+			}
+			wg.Wait()
+			created := 0
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("Sync %d: %v", i, err)
+				}
+				if froms[i] == "" {
+					created++
+				}
+			}
+			if created != 1 {
+				t.Errorf("Syncs that created the schema: got %d (from %q), want 1", created, froms)
+			}
+		})
+	}
+}
