@@ -119,10 +119,21 @@ var (
 // translator turns SQLite statements into the dialect's, remembering the
 // results: the statements are a bounded set of texts.
 type translator struct {
-	d  dialect
-	mu sync.RWMutex
-	m  map[string]string
+	d dialect
+	// unorderedAggregates: the server is Oracle's MySQL, whose
+	// JSON_ARRAYAGG takes no ORDER BY (MariaDB's does); the reader
+	// orders what it needs in order itself.
+	unorderedAggregates bool
+	mu                  sync.RWMutex
+	m                   map[string]string
 }
+
+// aggregateOrder drops the ORDER BY of MariaDB's JSON_ARRAYAGG calls.
+var aggregateOrder = strings.NewReplacer(
+	"JSON_ARRAYAGG(t.value ORDER BY t.id)", "JSON_ARRAYAGG(t.value)",
+	"'metadata', l.meta_data) ORDER BY l.id)", "'metadata', l.meta_data))",
+	"JSON_ARRAYAGG(id ORDER BY id)", "JSON_ARRAYAGG(id)",
+)
 
 // maxTranslations bounds the memo; list statements vary with the filters
 // combined, and past this many distinct texts they are translated afresh.
@@ -144,6 +155,9 @@ func (t *translator) sql(q string) string {
 		return out
 	}
 	out = translate(t.d, q)
+	if t.unorderedAggregates {
+		out = aggregateOrder.Replace(out)
+	}
 	t.mu.Lock()
 	if len(t.m) < maxTranslations {
 		t.m[q] = out

@@ -34,3 +34,7 @@ func (db *DB) Write(ctx context.Context, fn func(exec Exec) error) error {
 		})
 	})
 }
+
+// AsOracleMySQL makes a catalog on MariaDB write its statements as for
+// Oracle's MySQL (no ORDER BY in JSON_ARRAYAGG), which MariaDB also runs.
+func AsOracleMySQL(db *DB) { db.tr.unorderedAggregates = true }

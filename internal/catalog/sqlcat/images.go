@@ -1,6 +1,7 @@
 package sqlcat
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -98,6 +99,9 @@ func scanImage(row rowScanner, withLocations ...bool) (*image.Image, error) {
 		for _, l := range ls {
 			img.Locations = append(img.Locations, image.Location{ID: l.ID, URL: l.URL, Status: l.Status, Metadata: locationMetadata(l.Metadata)})
 		}
+		// Oldest first: the first location is the one downloads read,
+		// and not every server's aggregate keeps an order.
+		slices.SortStableFunc(img.Locations, func(a, b image.Location) int { return cmp.Compare(a.ID, b.ID) })
 	}
 	img.Status = image.Status(status)
 	img.Visibility = image.Visibility(visibility)

@@ -90,6 +90,7 @@ func liveLocationIDs(ctx context.Context, tx *wtx, imageID string) ([]int64, err
 	if err := json.Unmarshal([]byte(list.String), &ids); err != nil {
 		return nil, fmt.Errorf("decode locations of %s: %w", imageID, err)
 	}
+	slices.Sort(ids)
 	return ids, nil
 }
 

@@ -357,7 +357,34 @@ func openServer(ctx context.Context, d dialect, sqldb *sql.DB, opt Options) (*DB
 			return nil, fmt.Errorf("open catalog on %s: %w", d, ctx.Err())
 		}
 	}
-	return &DB{sql: sqldb, d: d, tr: newTranslator(d), retries: serverRetries}, nil
+	db := &DB{sql: sqldb, d: d, tr: newTranslator(d), retries: serverRetries}
+	if d == mysqlDialect {
+		var version string
+		if err := sqldb.QueryRowContext(ctx, `SELECT VERSION()`).Scan(&version); err != nil {
+			sqldb.Close()
+			return nil, fmt.Errorf("open catalog on %s: %w", d, err)
+		}
+		mariadb, err := checkMySQLVersion(version)
+		if err != nil {
+			sqldb.Close()
+			return nil, err
+		}
+		db.tr.unorderedAggregates = !mariadb
+	}
+	return db, nil
+}
+
+// checkMySQLVersion accepts the servers whose JSON functions the catalog
+// uses: MariaDB 10.5 (JSON_ARRAYAGG) and MySQL 8.0.4 (JSON_TABLE) or later.
+func checkMySQLVersion(version string) (mariadb bool, err error) {
+	mariadb = strings.Contains(version, "MariaDB")
+	var major, minor, patch int
+	fmt.Sscanf(version, "%d.%d.%d", &major, &minor, &patch)
+	v := major*10000 + minor*100 + patch
+	if mariadb && v < 100500 || !mariadb && v < 80004 {
+		return mariadb, fmt.Errorf("open catalog: database server %s is too old: glimpse needs MariaDB 10.5 or MySQL 8.0.4 or later", version)
+	}
+	return mariadb, nil
 }
 
 // refused reports whether the server answered and said no (a wrong

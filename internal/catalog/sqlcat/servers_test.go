@@ -15,7 +15,8 @@ import (
 	"glimpse/internal/image"
 )
 
-// TestCatalogServers runs the conformance suite on PostgreSQL and MariaDB.
+// TestCatalogServers runs the conformance suite on PostgreSQL and MariaDB,
+// and on MariaDB again with the statements written for Oracle's MySQL.
 func TestCatalogServers(t *testing.T) {
 	for _, backend := range sqlcattest.Backends {
 		t.Run(backend, func(t *testing.T) {
@@ -24,6 +25,13 @@ func TestCatalogServers(t *testing.T) {
 			})
 		})
 	}
+	t.Run("mysql-statements", func(t *testing.T) {
+		catalogtest.Run(t, func(t *testing.T) catalog.Catalog {
+			db := sqlcattest.OpenServer(t, "mysql")
+			sqlcat.AsOracleMySQL(db)
+			return db
+		})
+	})
 }
 
 // Two catalogs on one database, as two glimpse processes sharing it:

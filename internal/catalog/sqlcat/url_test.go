@@ -106,3 +106,28 @@ func TestRedact(t *testing.T) {
 		t.Errorf("password with a stray %%: got %q (%v), want p%%ssA", cfg.Passwd, err)
 	}
 }
+
+func TestMySQLVersions(t *testing.T) {
+	for v, want := range map[string]string{
+		"10.11.19-MariaDB-0+deb12u1": "",
+		"10.5.0-MariaDB":             "",
+		"10.4.32-MariaDB":            "too old",
+		"8.0.36":                     "",
+		"8.4.3":                      "",
+		"5.7.44-log":                 "too old",
+	} {
+		_, err := checkMySQLVersion(v)
+		if (err == nil) != (want == "") || err != nil && !strings.Contains(err.Error(), want) {
+			t.Errorf("checkMySQLVersion(%q): got %v, want %q", v, err, want)
+		}
+	}
+	// On Oracle's MySQL no JSON_ARRAYAGG keeps an ORDER BY.
+	tr := newTranslator(mysqlDialect)
+	tr.unorderedAggregates = true
+	for _, q := range []string{`SELECT ` + imageColumns + locationsColumn + ` FROM images`, locationIDsAgg} {
+		got := tr.sql(q)
+		if i := strings.Index(got, "JSON_ARRAYAGG"); i < 0 || strings.Contains(got, " ORDER BY") {
+			t.Errorf("translated for MySQL 8:\n%s\nwant JSON_ARRAYAGG without ORDER BY", got)
+		}
+	}
+}
