@@ -59,6 +59,7 @@ func Run(t *testing.T, newCatalog func(t *testing.T) catalog.Catalog) {
 		{"Members", testMembers},
 		{"MembersErrors", testMembersErrors},
 		{"MemberReAddAfterDelete", testMemberReAddAfterDelete},
+		{"MemberChurn", testMemberChurn},
 		{"ListFilters", testListFilters},
 		{"ListReturnsFullImages", testListReturnsFullImages},
 		{"ListScope", testListScope},
@@ -858,6 +859,27 @@ func testMemberReAddAfterDelete(e *env) {
 	}
 	if _, err := e.cat.UpdateMemberStatus(e.ctx, img.ID, "p1", image.MemberAccepted); err != nil {
 		e.Errorf("UpdateMemberStatus of the re-added member: got error %v, want nil", err)
+	}
+}
+
+// testMemberChurn: a membership removed and added several times in a row
+// (within one second, on a database that keeps whole seconds), then the
+// image deleted: every step succeeds.
+func testMemberChurn(e *env) {
+	img := e.create()
+	for range 3 {
+		e.addMember(img.ID, "p1", image.MemberPending)
+		if err := e.cat.DeleteMember(e.ctx, img.ID, "p1"); err != nil {
+			e.Fatalf("DeleteMember: got error %v, want nil", err)
+		}
+	}
+	e.addMember(img.ID, "p1", image.MemberAccepted)
+	if n, err := e.cat.CountMembers(e.ctx, img.ID); err != nil || n != 1 {
+		e.Errorf("CountMembers: got %d, %v; want 1, nil", n, err)
+	}
+	e.deleteImage(img.ID, image.Queued)
+	if _, err := e.cat.GetImage(e.ctx, img.ID); !errors.Is(err, catalog.ErrNotFound) {
+		e.Errorf("GetImage after the delete: got %v, want ErrNotFound", err)
 	}
 }
 

@@ -43,6 +43,26 @@ func (db *DB) AddMember(ctx context.Context, m *image.Member) error {
 		if n > 0 {
 			return catalog.ErrDuplicate
 		}
+		if tx.d == mysqlDialect {
+			// MySQL keeps whole seconds: a membership removed, added
+			// and removed again within one second would give two rows
+			// the same (image_id, member, deleted_at) key, and the
+			// second removal (or the image's deletion) would fail.
+			// There the newest removed row comes back instead.
+			var id int64
+			err := tx.QueryRowContext(ctx, `SELECT id FROM image_members
+ WHERE image_id = ? AND member = ? AND deleted = 1 ORDER BY deleted_at DESC, id DESC LIMIT 1`,
+				m.ImageID, m.MemberID).Scan(&id)
+			if err == nil {
+				_, err = tx.ExecContext(ctx, `UPDATE image_members SET can_share = ?, created_at = ?,
+ updated_at = ?, deleted_at = NULL, deleted = 0, status = ? WHERE id = ?`,
+					m.CanShare, fmtTime(m.CreatedAt), fmtTime(m.UpdatedAt), m.Status, id)
+				return mapErr(err)
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return mapErr(err)
+			}
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO image_members (image_id, member, can_share,
  created_at, updated_at, deleted_at, deleted, status) VALUES (?,?,?,?,?,NULL,false,?)`,
 			m.ImageID, m.MemberID, m.CanShare, fmtTime(m.CreatedAt), fmtTime(m.UpdatedAt), m.Status)
