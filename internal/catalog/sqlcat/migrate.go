@@ -6,8 +6,11 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 // Glance records its schema version in alembic_version. glimpse writes the
@@ -181,13 +184,24 @@ func (db *DB) Sync(ctx context.Context) (from, to string, err error) {
 	}
 	head, cacheTables := db.schemaOf()
 	var stmts []string
+	resuming := false
 	if from == "" {
 		var tables int
 		if err := db.sql.QueryRowContext(ctx, db.tablesQuery()).Scan(&tables); err != nil {
 			return from, from, err
 		}
 		if tables > 0 {
-			return from, from, errors.New("database has tables but no alembic_version: not a Glance database")
+			// MySQL commits each DDL statement by itself: tables that
+			// are all Glance's, with no revision stamped, are what an
+			// interrupted sync left, and the sync goes on from there.
+			ok, err := db.onlyTablesOf(ctx, head+cacheTables)
+			if err != nil {
+				return from, from, err
+			}
+			if !ok || db.d != mysqlDialect {
+				return from, from, errors.New("database has tables but no alembic_version: not a Glance database")
+			}
+			resuming = true
 		}
 		stmts = append(stmts, head, cacheTables,
 			`INSERT INTO alembic_version (version_num) VALUES ('`+HeadRevision+`')`)
@@ -219,7 +233,7 @@ func (db *DB) Sync(ctx context.Context) (from, to string, err error) {
 		ExecContext(context.Context, string, ...any) (sql.Result, error)
 	}) error {
 		for _, s := range split {
-			if _, err := ex.ExecContext(ctx, s); err != nil {
+			if _, err := ex.ExecContext(ctx, s); err != nil && !(resuming && alreadyMade(err)) {
 				return fmt.Errorf("migrate schema: %w\n%s", err, s)
 			}
 		}
@@ -289,4 +303,38 @@ func (db *DB) schemaLock(ctx context.Context) (release func(), err error) {
 		conn.ExecContext(context.WithoutCancel(ctx), give)
 		conn.Close()
 	}, nil
+}
+
+// createTable finds the table names a DDL script creates.
+var createTable = regexp.MustCompile(`(?m)^CREATE TABLE (?:IF NOT EXISTS )?` + "`?" + `([a-z_]+)`)
+
+// onlyTablesOf reports whether every table of the database is one the DDL
+// creates.
+func (db *DB) onlyTablesOf(ctx context.Context, ddl string) (bool, error) {
+	want := map[string]bool{}
+	for _, m := range createTable.FindAllStringSubmatch(ddl, -1) {
+		want[m[1]] = true
+	}
+	rows, err := db.sql.QueryContext(ctx, strings.Replace(db.tablesQuery(), "count(*)", "table_name", 1))
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return false, err
+		}
+		if !want[name] {
+			return false, nil
+		}
+	}
+	return true, rows.Err()
+}
+
+// alreadyMade reports MySQL's "table exists" and "duplicate key name":
+// the statement's object was made before an interruption.
+func alreadyMade(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && (me.Number == 1050 || me.Number == 1061)
 }

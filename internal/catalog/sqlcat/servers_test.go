@@ -3,10 +3,14 @@ package sqlcat_test
 import (
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"glimpse/internal/catalog"
 	"glimpse/internal/catalog/catalogtest"
@@ -189,5 +193,69 @@ func TestConcurrentSync(t *testing.T) {
 				t.Errorf("Syncs that created the schema: got %d (from %q), want 1", created, froms)
 			}
 		})
+	}
+}
+
+// A first sync on MariaDB cut short (its DDL commits statement by statement)
+// is finished by the next one, to the same schema a whole sync makes; a
+// table that is not Glance's still stops it.
+func TestInterruptedSyncResumes(t *testing.T) {
+	ddl, err := os.ReadFile("schema_mysql.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stmts []string
+	var cur strings.Builder
+	for line := range strings.Lines(string(ddl)) {
+		if strings.HasPrefix(strings.TrimSpace(line), "--") {
+			continue
+		}
+		cur.WriteString(line)
+		if strings.HasSuffix(strings.TrimSpace(line), ";") {
+			stmts = append(stmts, cur.String())
+			cur.Reset()
+		}
+	}
+	whole := sqlcattest.FreshURL(t, "mysql")
+	sqlcattest.OpenURL(t, whole)
+	want := describe(t, "mysql", whole)
+
+	for _, cut := range []int{3, len(stmts) / 2, len(stmts) - 1} {
+		url := sqlcattest.FreshURL(t, "mysql")
+		raw, _, err := sqlcat.OpenRaw(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range stmts[:cut] {
+			if _, err := raw.ExecContext(t.Context(), s); err != nil {
+				t.Fatalf("statement %q: %v", s, err)
+			}
+		}
+		raw.Close()
+		db := sqlcattest.OpenURL(t, url) // syncs
+		if v, err := db.Version(t.Context()); err != nil || v != sqlcat.HeadRevision {
+			t.Errorf("cut after %d statements: version %q (%v), want %s", cut, v, err, sqlcat.HeadRevision)
+		}
+		if diff := cmp.Diff(want, describe(t, "mysql", url)); diff != "" {
+			t.Errorf("cut after %d statements: schema differs from a whole sync (-want +got):\n%s", cut, diff)
+		}
+	}
+
+	url := sqlcattest.FreshURL(t, "mysql")
+	raw, _, err := sqlcat.OpenRaw(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.ExecContext(t.Context(), "CREATE TABLE somebody_elses (id INT)"); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlcat.OpenURL(t.Context(), url, sqlcat.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, _, err := db.Sync(t.Context()); err == nil || !strings.Contains(err.Error(), "not a Glance database") {
+		t.Errorf("Sync over another application's table: got %v, want \"not a Glance database\"", err)
 	}
 }
