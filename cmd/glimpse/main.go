@@ -281,7 +281,7 @@ func db(cmd string, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	ctx := context.Background()
-	d, err := server.OpenCatalog(ctx, cfg)
+	d, err := server.OpenCatalog(ctx, cfg, slog.New(slog.NewTextHandler(stderr, nil)))
 	if err != nil {
 		fmt.Fprintf(stderr, "glimpse: %v\n", err)
 		return exitFailure

@@ -348,6 +348,17 @@ func TestUnreachableDatabaseServer(t *testing.T) {
 			}
 		})
 	}
+	// With retries, each failed attempt is reported before the next.
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "glance-api.conf")
+	text := "[database]\nconnection = postgresql://glance:hunter2@" + addr + "/glance\nmax_retries = 2\nretry_interval = 1\n"
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runCmd(t, "db", "version", "--config", conf, "--data-dir", dir)
+	if r.code != 1 || strings.Count(r.stderr, "database not reachable") != 2 || strings.Contains(r.stderr, "hunter2") {
+		t.Errorf("with max_retries = 2: got exit %d, stderr %q; want 1 and two retry warnings without the password", r.code, r.stderr)
+	}
 }
 
 func TestCatalogCannotBeOpened(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -36,7 +37,7 @@ func openCatalogAndStores(ctx context.Context, cfg *config.Config, stderr io.Wri
 		fmt.Fprintf(stderr, "glimpse: config error: %v\n", err)
 		return nil, nil, exitUsage
 	}
-	db, err := server.OpenCatalog(ctx, cfg)
+	db, err := server.OpenCatalog(ctx, cfg, slog.New(slog.NewTextHandler(stderr, nil)))
 	if err != nil {
 		fmt.Fprintf(stderr, "glimpse: %v\n", err)
 		return nil, nil, exitFailure

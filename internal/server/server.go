@@ -99,7 +99,7 @@ func CatalogPath(cfg *config.Config) (string, error) {
 
 // OpenCatalog opens the configured catalog without migrating it, waiting
 // for a database server as [database] max_retries and retry_interval say.
-func OpenCatalog(ctx context.Context, cfg *config.Config) (*sqlcat.DB, error) {
+func OpenCatalog(ctx context.Context, cfg *config.Config, log *slog.Logger) (*sqlcat.DB, error) {
 	db := cfg.Database
 	return sqlcat.OpenURL(ctx, CatalogURL(cfg), sqlcat.Options{
 		MaxPoolSize:   db.MaxPoolSize,
@@ -107,6 +107,10 @@ func OpenCatalog(ctx context.Context, cfg *config.Config) (*sqlcat.DB, error) {
 		RecycleTime:   time.Duration(db.ConnectionRecycleTime) * time.Second,
 		MaxRetries:    db.MaxRetries,
 		RetryInterval: time.Duration(db.RetryInterval) * time.Second,
+		Retrying: func(err error, wait time.Duration, attempt, of int) {
+			log.Warn("database not reachable; trying again ([database] max_retries, retry_interval)",
+				"error", err, "in", wait, "attempt", attempt, "max_retries", of)
+		},
 	})
 }
 
@@ -421,7 +425,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		}
 		return nil, &ConfigError{err}
 	}
-	db, err := OpenCatalog(ctx, cfg)
+	db, err := OpenCatalog(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}

@@ -36,6 +36,10 @@ type Options struct {
 	// at start when it fails (-1: forever), RetryInterval apart.
 	MaxRetries    int
 	RetryInterval time.Duration
+	// Retrying, when set, hears of each failed first connection that
+	// will be tried again after wait (attempt counts from 1; of is -1
+	// when the attempts are endless).
+	Retrying func(err error, wait time.Duration, attempt, of int)
 }
 
 func (o Options) withDefaults() Options {
@@ -349,6 +353,9 @@ func openServer(ctx context.Context, d dialect, sqldb *sql.DB, opt Options) (*DB
 		if opt.MaxRetries >= 0 && attempt >= opt.MaxRetries || ctx.Err() != nil || refused(err) {
 			sqldb.Close()
 			return nil, fmt.Errorf("open catalog on %s: %w", d, err)
+		}
+		if opt.Retrying != nil {
+			opt.Retrying(err, opt.RetryInterval, attempt+1, opt.MaxRetries)
 		}
 		select {
 		case <-time.After(opt.RetryInterval):
