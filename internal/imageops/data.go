@@ -183,14 +183,7 @@ func (s *Service) upload(ctx context.Context, c *auth.Context, id, storeID strin
 	if err := s.enforce(op, c, "upload_image", img); err != nil {
 		return err
 	}
-	if !s.mutable(c, img) {
-		return image.E(op, image.Forbidden, "Not allowed to upload image data for image %s", id)
-	}
-	// Glance checks the status transition before the formats.
-	if img.Status != image.Queued {
-		return badTransition(op, img.Status)
-	}
-	if err := missingFormats(op, img); err != nil {
+	if err := s.checkUploadable(op, c, img); err != nil {
 		return err
 	}
 	if size > s.data.SizeCap {
@@ -457,4 +450,17 @@ func (s *Service) deleteData(ctx context.Context, img *image.Image) {
 			s.data.Log.Error("cannot delete image data", "image", img.ID, "location", u, "error", err)
 		}
 	}
+}
+
+// checkUploadable is whether the caller may give img its data now: theirs
+// to change, queued, and with both formats set (Glance checks the status
+// transition before the formats).
+func (s *Service) checkUploadable(op string, c *auth.Context, img *image.Image) error {
+	if !s.mutable(c, img) {
+		return image.E(op, image.Forbidden, "Not allowed to upload image data for image %s", img.ID)
+	}
+	if img.Status != image.Queued {
+		return badTransition(op, img.Status)
+	}
+	return missingFormats(op, img)
 }

@@ -79,6 +79,29 @@ func catalogErr(op, id string, err error) error {
 	return &image.Error{Op: op, Kind: image.Internal, Err: err}
 }
 
+// checkUpdate runs the checks every change of an image passes before it
+// is written — owner, visibility, property protections, quotas, 4-byte
+// characters — and keeps the hidden properties the caller could not see
+// (view is old as the caller sees it, img the caller's change of view).
+func (s *Service) checkUpdate(op string, c *auth.Context, old, view, img *image.Image, touched []Touch, attemptedTags int) error {
+	if img.OwnerID() != old.OwnerID() && !c.IsAdmin {
+		return image.D(op, image.Forbidden, "Owner can't be updated by non admin.")
+	}
+	if img.Visibility != old.Visibility && !slices.ContainsFunc(touched, func(t Touch) bool { return t.Key == "visibility" }) {
+		if err := s.checkVisibility(op, c, img.Visibility, s.imageTarget(c, old)); err != nil {
+			return err
+		}
+	}
+	if err := s.checkPropertyChanges(op, c, view, img, touched); err != nil {
+		return err
+	}
+	keepHidden(old, view, img)
+	if err := s.checkQuotas(op, old, img, attemptedTags); err != nil {
+		return err
+	}
+	return checkFourByte(op, old, img)
+}
+
 // visible reports whether the caller may see img at all (Glance's
 // is_image_visible): admins everything, owners their own, everyone public
 // and community images, members the shared images they belong to.
@@ -352,22 +375,7 @@ func (s *Service) update(ctx context.Context, c *auth.Context, id string, change
 	if err := change(img); err != nil {
 		return nil, err
 	}
-	if img.OwnerID() != old.OwnerID() && !c.IsAdmin {
-		return nil, image.D(op, image.Forbidden, "Owner can't be updated by non admin.")
-	}
-	if img.Visibility != old.Visibility && !slices.ContainsFunc(touched, func(t Touch) bool { return t.Key == "visibility" }) {
-		if err := s.checkVisibility(op, c, img.Visibility, s.imageTarget(c, old)); err != nil {
-			return nil, err
-		}
-	}
-	if err := s.checkPropertyChanges(op, c, view, img, touched); err != nil {
-		return nil, err
-	}
-	keepHidden(old, view, img)
-	if err := s.checkQuotas(op, old, img, attemptedTags); err != nil {
-		return nil, err
-	}
-	if err := checkFourByte(op, old, img); err != nil {
+	if err := s.checkUpdate(op, c, old, view, img, touched, attemptedTags); err != nil {
 		return nil, err
 	}
 	img.UpdatedAt = s.now()

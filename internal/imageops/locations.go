@@ -177,22 +177,7 @@ func (s *Service) UpdateLocations(ctx context.Context, c *auth.Context, id strin
 			return nil, err
 		}
 	}
-	if img.OwnerID() != old.OwnerID() && !c.IsAdmin {
-		return nil, image.D(op, image.Forbidden, "Owner can't be updated by non admin.")
-	}
-	if img.Visibility != old.Visibility && !slices.ContainsFunc(touched, func(t Touch) bool { return t.Key == "visibility" }) {
-		if err := s.checkVisibility(op, c, img.Visibility, s.imageTarget(c, old)); err != nil {
-			return nil, err
-		}
-	}
-	if err := s.checkPropertyChanges(op, c, view, img, touched); err != nil {
-		return nil, err
-	}
-	keepHidden(old, view, img)
-	if err := s.checkQuotas(op, old, img, attemptedTags); err != nil {
-		return nil, err
-	}
-	if err := checkFourByte(op, old, img); err != nil {
+	if err := s.checkUpdate(op, c, old, view, img, touched, attemptedTags); err != nil {
 		return nil, err
 	}
 	img.UpdatedAt = s.now()

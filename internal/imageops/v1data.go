@@ -91,13 +91,7 @@ func (s *Service) StartCopyFrom(ctx context.Context, c *auth.Context, id, uri st
 			return err
 		}
 	}
-	if !s.mutable(c, img) {
-		return image.E(op, image.Forbidden, "Not allowed to upload image data for image %s", id)
-	}
-	if img.Status != image.Queued {
-		return badTransition(op, img.Status)
-	}
-	if err := missingFormats(op, img); err != nil {
+	if err := s.checkUploadable(op, c, img); err != nil {
 		return err
 	}
 	if err := externalSource(op, uri); err != nil {

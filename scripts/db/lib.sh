@@ -26,6 +26,31 @@ die() {
 	exit 1
 }
 
+# parse_args FLAG HELP_END ARGS...: the command line of start.sh and stop.sh,
+# "KIND [--FLAG]". Sets KIND_ARG and FLAG_SET (1 with --FLAG); -h prints
+# the script's header comment (lines 2 to HELP_END); anything else calls
+# the script's usage.
+parse_args() {
+	local flag=$1 help_end=$2 a
+	shift 2
+	FLAG_SET=0
+	KIND_ARG=""
+	for a in "$@"; do
+		case "$a" in
+		"--$flag") FLAG_SET=1 ;;
+		-h | --help)
+			sed -n "2,${help_end}p" "$0"
+			exit 0
+			;;
+		-*) usage ;;
+		*)
+			[ -z "$KIND_ARG" ] || usage
+			KIND_ARG=$a
+			;;
+		esac
+	done
+}
+
 # set_kind KIND: KIND (postgresql|mariadb, or the aliases below), S (its
 # state dir), SVC_USER (the system user the server runs as), PORT_VAR (the
 # environment variable that overrides the port), DEFAULT_PORT.

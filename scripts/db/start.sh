@@ -35,24 +35,10 @@ usage() {
 	echo "usage: $0 postgresql|mariadb [--fresh]" >&2
 	exit 2
 }
-FRESH=0
-KIND_ARG=""
-for a in "$@"; do
-	case "$a" in
-	--fresh) FRESH=1 ;;
-	-h | --help)
-		sed -n '2,31p' "$0"
-		exit 0
-		;;
-	-*) usage ;;
-	*)
-		[ -z "$KIND_ARG" ] || usage
-		KIND_ARG=$a
-		;;
-	esac
-done
 # shellcheck source-path=SCRIPTDIR
 . "$HERE/lib.sh"
+parse_args fresh 31 "$@"
+FRESH=$FLAG_SET
 set_kind "$KIND_ARG" || usage
 [ "$(id -u)" = 0 ] || die "run as root (it installs packages and runs the server as the $SVC_USER user)"
 

@@ -19,24 +19,10 @@ usage() {
 	echo "usage: $0 postgresql|mariadb [--purge]" >&2
 	exit 2
 }
-PURGE=0
-KIND_ARG=""
-for a in "$@"; do
-	case "$a" in
-	--purge) PURGE=1 ;;
-	-h | --help)
-		sed -n '2,15p' "$0"
-		exit 0
-		;;
-	-*) usage ;;
-	*)
-		[ -z "$KIND_ARG" ] || usage
-		KIND_ARG=$a
-		;;
-	esac
-done
 # shellcheck source-path=SCRIPTDIR
 . "$HERE/lib.sh"
+parse_args purge 15 "$@"
+PURGE=$FLAG_SET
 set_kind "$KIND_ARG" || usage
 
 if pid="$(running_pid)"; then

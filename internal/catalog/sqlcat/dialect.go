@@ -1,7 +1,9 @@
 package sqlcat
 
 import (
+	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -68,34 +70,30 @@ func locationsWhere(d dialect, cond string) string {
   FROM (SELECT * FROM image_locations WHERE image_id = images.id AND ` + cond + ` ORDER BY id) l)`
 }
 
-// fragments replaces whole SQLite fragments, per dialect. PostgreSQL keeps
-// the correlated, ordered derived tables; MariaDB cannot see the outer row
-// from a derived table, so it orders inside the aggregate instead.
-var fragments = map[dialect][][2]string{}
-
-func init() {
-	for _, d := range []dialect{postgresDialect, mysqlDialect} {
-		fragments[d] = append(fragments[d],
-			[2]string{locationsAgg, locationsWhere(d, "deleted = 0")},
-			[2]string{pendingLocationsAgg, locationsWhere(d, "status = 'pending_delete'")})
-	}
+// fragments replaces whole SQLite fragments, per dialect. Both servers
+// order inside the aggregate instead of in a correlated derived table,
+// which MariaDB cannot see the outer row from.
+var fragments = map[dialect][][2]string{
+	postgresDialect: append(locationFragments(postgresDialect),
+		[2]string{tagsAgg, `(SELECT json_agg(t.value ORDER BY t.id)::text FROM image_tags t
+   WHERE t.image_id = images.id AND +t.deleted = 0)`},
+		[2]string{locationIDsAgg, `SELECT json_agg(id ORDER BY id)::text FROM image_locations WHERE image_id = ? AND +deleted = 0`},
+		[2]string{idsFromJSON, `(SELECT value FROM json_array_elements_text(?::json))`},
+		[2]string{"json_group_object(p.name, p.value)", "json_object_agg(p.name, p.value)::text"}),
+	mysqlDialect: append(locationFragments(mysqlDialect),
+		[2]string{tagsAgg, `(SELECT JSON_ARRAYAGG(t.value ORDER BY t.id) FROM image_tags t
+   WHERE t.image_id = images.id AND +t.deleted = 0)`},
+		[2]string{locationIDsAgg, `SELECT JSON_ARRAYAGG(id ORDER BY id) FROM image_locations WHERE image_id = ? AND +deleted = 0`},
+		[2]string{idsFromJSON, `(SELECT value FROM JSON_TABLE(?, '$[*]' COLUMNS (value VARCHAR(36) PATH '$')) ids)`},
+		[2]string{"json_group_object(p.name, p.value)", "JSON_OBJECTAGG(p.name, p.value)"}),
 }
 
-var dialectFragments = map[dialect][][2]string{
-	postgresDialect: {
-		{tagsAgg, `(SELECT json_agg(t.value ORDER BY t.id)::text FROM image_tags t
-   WHERE t.image_id = images.id AND +t.deleted = 0)`},
-		{locationIDsAgg, `SELECT json_agg(id ORDER BY id)::text FROM image_locations WHERE image_id = ? AND +deleted = 0`},
-		{idsFromJSON, `(SELECT value FROM json_array_elements_text(?::json))`},
-		{"json_group_object(p.name, p.value)", "json_object_agg(p.name, p.value)::text"},
-	},
-	mysqlDialect: {
-		{tagsAgg, `(SELECT JSON_ARRAYAGG(t.value ORDER BY t.id) FROM image_tags t
-   WHERE t.image_id = images.id AND +t.deleted = 0)`},
-		{locationIDsAgg, `SELECT JSON_ARRAYAGG(id ORDER BY id) FROM image_locations WHERE image_id = ? AND +deleted = 0`},
-		{idsFromJSON, `(SELECT value FROM JSON_TABLE(?, '$[*]' COLUMNS (value VARCHAR(36) PATH '$')) ids)`},
-		{"json_group_object(p.name, p.value)", "JSON_OBJECTAGG(p.name, p.value)"},
-	},
+// locationFragments replaces the two location aggregates for dialect d.
+func locationFragments(d dialect) [][2]string {
+	return [][2]string{
+		{locationsAgg, locationsWhere(d, "deleted = 0")},
+		{pendingLocationsAgg, locationsWhere(d, "status = 'pending_delete'")},
+	}
 }
 
 var (
@@ -104,7 +102,8 @@ var (
 	noIndexPlus = regexp.MustCompile(`([\s,(])\+([A-Za-z_][A-Za-z_0-9]*(?:\.[A-Za-z_][A-Za-z_0-9]*)?)`)
 	// boolCompare is a comparison or assignment of a boolean column with
 	// 0 or 1, which PostgreSQL's boolean type refuses.
-	boolCompare = regexp.MustCompile(`\b((?:[A-Za-z_]+\.)?(?:deleted|protected|os_hidden|can_share))\s*(=|!=|<>)\s*([01])\b`)
+	boolCompare = regexp.MustCompile(`\b((?:[A-Za-z_]+\.)?(?:` + strings.Join(slices.Sorted(maps.Keys(boolColumns)), "|") + `))\s*(=|!=|<>)\s*([01])\b`)
+	// boolColumns are Glance's boolean columns.
 	boolColumns = map[string]bool{"deleted": true, "protected": true, "os_hidden": true, "can_share": true}
 	// upsertHead and excludedCol are SQLite's (and PostgreSQL's) upsert,
 	// which MySQL spells ON DUPLICATE KEY UPDATE.
@@ -167,7 +166,7 @@ func (t *translator) sql(q string) string {
 }
 
 func translate(d dialect, q string) string {
-	for _, f := range append(fragments[d], dialectFragments[d]...) {
+	for _, f := range fragments[d] {
 		q = strings.ReplaceAll(q, f[0], f[1])
 	}
 	if d == mysqlDialect {
